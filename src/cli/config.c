@@ -1,0 +1,188 @@
+/* config.c: where settings come from, and their order of precedence. */
+#include "cli/cli.h"
+#include "lib/timeutil.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+dz_code config_parse_listen(const char *s, server_config *sc, dz_err *e)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon)
+        return dz_fail(e, DZ_EINVAL, "listen address '%.80s' must be HOST:PORT (e.g. 127.0.0.1:8080)", s);
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || colon[1] == '\0')
+        return dz_fail(e, DZ_EINVAL, "listen address '%.80s': bad port", s);
+    size_t hl = (size_t)(colon - s);
+    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') { /* [::1]:8080 */
+        s++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof sc->listen_addr)
+        return dz_fail(e, DZ_EINVAL, "listen address '%.80s': bad host", s);
+    memcpy(sc->listen_addr, s, hl);
+    sc->listen_addr[hl] = '\0';
+    if (strcmp(sc->listen_addr, "localhost") == 0)
+        snprintf(sc->listen_addr, sizeof sc->listen_addr, "127.0.0.1");
+    sc->port = (uint16_t)port;
+    return DZ_OK;
+}
+
+static dz_code parse_uint(const char *v, long min, long max, long *out, dz_err *e)
+{
+    char *end;
+    errno = 0;
+    long l = strtol(v, &end, 10);
+    if (errno || *end || end == v || l < min || l > max)
+        return dz_fail(e, DZ_EINVAL, "'%.40s' is not a whole number from %ld to %ld", v, min, max);
+    *out = l;
+    return DZ_OK;
+}
+
+/* Applies one key = value from dzong.conf. */
+static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool *db_set, bool *listen_set, dz_err *e)
+{
+    long l;
+    int64_t secs;
+    if (strcmp(key, "db") == 0) {
+        snprintf(cfg->db_url, sizeof cfg->db_url, "%s", val);
+        *db_set = true;
+    } else if (strcmp(key, "listen") == 0) {
+        *listen_set = true;
+        return config_parse_listen(val, &cfg->server, e);
+    } else if (strcmp(key, "prefix") == 0) {
+        if (!public_id_prefix_valid(val))
+            return dz_fail(e, DZ_EINVAL, "prefix '%.40s' must be 1-16 of A-Z and 0-9", val);
+        snprintf(cfg->store.id_prefix, sizeof cfg->store.id_prefix, "%s", val);
+    } else if (strcmp(key, "threads") == 0) {
+        if (parse_uint(val, 1, 256, &l, e) != DZ_OK)
+            return e->code;
+        cfg->server.threads = (unsigned)l;
+    } else if (strcmp(key, "body_limit") == 0) {
+        if (parse_uint(val, 1024, 1L << 30, &l, e) != DZ_OK)
+            return e->code;
+        cfg->server.body_limit = (size_t)l;
+    } else if (strcmp(key, "session_ttl") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        cfg->server.session_ttl = secs;
+    } else if (strcmp(key, "cookie_secure") == 0) {
+        if (strcmp(val, "true") && strcmp(val, "false"))
+            return dz_fail(e, DZ_EINVAL, "cookie_secure must be true or false");
+        cfg->server.cookie_secure = strcmp(val, "true") == 0;
+    } else if (strcmp(key, "access_log") == 0) {
+        snprintf(cfg->access_log, sizeof cfg->access_log, "%s", val);
+    } else if (strncmp(key, "due.", 4) == 0) {
+        severity_level sv;
+        if (severity_parse(key + 4, &sv, e) != DZ_OK || duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs <= 0)
+            return dz_fail(e, DZ_EINVAL, "%s must be positive", key);
+        cfg->store.due.seconds[sv] = secs;
+    } else {
+        return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, body_limit, session_ttl, "
+                                     "cookie_secure, access_log, due.low|medium|high|critical)", key);
+    }
+    return DZ_OK;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static dz_code read_conf(dz_config *cfg, const char *path, bool *db_set, bool *listen_set, dz_err *e)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? DZ_OK : dz_fail(e, DZ_EIO, "%s: %s", path, strerror(errno));
+    char line[4096];
+    int lineno = 0;
+    dz_code rc = DZ_OK;
+    while (rc == DZ_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = dz_fail(e, DZ_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        if ((rc = apply_key(cfg, trim(s), trim(eq + 1), db_set, listen_set, e)) != DZ_OK)
+            dz_wrap(e, "%s:%d", path, lineno);
+    }
+    fclose(f);
+    return rc;
+}
+
+dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
+{
+    memset(cfg, 0, sizeof *cfg);
+    server_config_default(&cfg->server);
+    due_policy_default(&cfg->store.due);
+    snprintf(cfg->store.id_prefix, sizeof cfg->store.id_prefix, "DZONG");
+    snprintf(cfg->access_log, sizeof cfg->access_log, "-");
+    const char *data = g->data ? g->data : getenv("DZONG_DATA");
+    snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data && *data ? data : "./dzong-data");
+
+    char path[PATH_MAX + 16];
+    bool db_set = false, listen_set = false;
+    snprintf(path, sizeof path, "%s/dzong.conf", cfg->data_dir);
+    if (read_conf(cfg, path, &db_set, &listen_set, e) != DZ_OK)
+        return e->code;
+
+    const char *env_db = getenv("DZONG_DB"), *env_listen = getenv("DZONG_LISTEN");
+    if (g->db)
+        snprintf(cfg->db_url, sizeof cfg->db_url, "%s", g->db);
+    else if (env_db && *env_db)
+        snprintf(cfg->db_url, sizeof cfg->db_url, "%s", env_db);
+    else if (!db_set)
+        snprintf(cfg->db_url, sizeof cfg->db_url, "sqlite:%s/dzong.db", cfg->data_dir);
+    const char *listen = g->listen ? g->listen : (env_listen && *env_listen ? env_listen : NULL);
+    if (listen && config_parse_listen(listen, &cfg->server, e) != DZ_OK)
+        return e->code;
+    return DZ_OK;
+}
+
+dz_code cli_open_store(const dz_config *cfg, bool check_schema, store **out, dz_err *e)
+{
+    if (strncmp(cfg->db_url, "sqlite:", 7) == 0 && access(cfg->data_dir, F_OK) != 0 && check_schema)
+        return dz_fail(e, DZ_ENOTFOUND, "data directory '%s' does not exist: run `dzong init` first", cfg->data_dir);
+    if (store_open(cfg->db_url, &cfg->store, out, e) != DZ_OK)
+        return e->code;
+    if (check_schema && store_check_schema(*out, e) != DZ_OK) {
+        store_close(*out);
+        return e->code;
+    }
+    return DZ_OK;
+}
+
+void cli_principal(principal *p)
+{
+    memset(p, 0, sizeof *p);
+    const char *login = getenv("USER");
+    snprintf(p->username, sizeof p->username, "cli:%.56s", login && *login ? login : "root");
+    p->role = ROLE_ADMIN;
+}
+
+int cli_fail(const dz_err *e)
+{
+    fprintf(stderr, "dzong: %s\n", e->msg);
+    switch (e->code) {
+    case DZ_EINVAL: return 2;
+    case DZ_ENOTFOUND: return 3;
+    case DZ_ECONFLICT: return 4;
+    default: return 1;
+    }
+}

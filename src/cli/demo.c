@@ -1,0 +1,129 @@
+/*
+ * demo.c: a fictional national constituency for `dzong init --demo`.
+ * Names are invented; the constituency issue adds their networks
+ * (documentation address space only).
+ */
+#include "cli/cli.h"
+#include "lib/credentials.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *short_name, *name;
+} demo_orgs[] = {
+    {"moic", "Ministry of Information and Communications"},
+    {"mof", "Ministry of Finance"},
+    {"moh", "Ministry of Health"},
+    {"rma", "Royal Monetary Authority (central bank)"},
+    {"druk-bank", "Druk National Bank"},
+    {"thunder-bank", "Thunder Dragon Bank"},
+    {"dgpc", "Druk Green Power Corporation"},
+    {"bpc", "Bhutan Power Distribution"},
+    {"druknet", "DrukNet Telecom"},
+    {"yangphel-isp", "Yangphel Internet Services"},
+    {"jdwnrh", "National Referral Hospital"},
+    {"paro-airport", "Paro International Airport"},
+    {"apcert-partner", "Partner CERT (APCERT member)"},
+};
+
+static const struct {
+    const char *username, *role, *org;
+} demo_users[] = {
+    {"karma", "coordinator", NULL},
+    {"tashi", "handler", NULL},
+    {"pema", "analyst", NULL},
+    {"sonam.bank", "constituent", "druk-bank"},
+    {"dorji.power", "constituent", "dgpc"},
+    {"partner.cert", "partner", "apcert-partner"},
+};
+
+static const char *const demo_incidents[] = {
+    "{\"title\": \"Phishing campaign impersonating Druk National Bank\", \"description\": \"Citizens report SMS "
+    "with links to a fake e-banking login page.\", \"classification\": {\"taxonomy\": \"fraud\", \"type\": "
+    "\"phishing\"}, \"severity\": \"high\", \"tlp\": \"AMBER\", \"constituents\": [\"druk-bank\"], \"assignee\": "
+    "\"tashi\", \"tags\": [\"sms\", \"banking\"]}",
+    "{\"title\": \"Ransomware on hospital file server\", \"description\": \"Encrypted shares at the referral "
+    "hospital; backups intact.\", \"classification\": {\"type\": \"infected-system\"}, \"severity\": \"critical\", "
+    "\"tlp\": \"AMBER+STRICT\", \"constituents\": [\"jdwnrh\", \"moh\"], \"assignee\": \"tashi\"}",
+    "{\"title\": \"SCADA HMI exposed to the Internet\", \"description\": \"Scanner reports an HMI of the hydropower "
+    "operator reachable on TCP/502.\", \"classification\": {\"taxonomy\": \"vulnerable\", \"type\": "
+    "\"vulnerable-system\"}, \"severity\": \"critical\", \"tlp\": \"RED\", \"constituents\": [\"dgpc\"], "
+    "\"assignee\": \"karma\", \"tags\": [\"cii\", \"ics\"]}",
+    "{\"title\": \"DDoS against ISP DNS resolvers\", \"classification\": {\"taxonomy\": \"availability\", \"type\": "
+    "\"ddos\"}, \"severity\": \"medium\", \"tlp\": \"GREEN\", \"constituents\": [\"yangphel-isp\", \"druknet\"]}",
+    "{\"title\": \"Defacement of a ministry web site\", \"classification\": {\"type\": \"defacement\"}, "
+    "\"severity\": \"low\", \"tlp\": \"CLEAR\", \"constituents\": [\"moic\"], \"assignee\": \"pema\"}",
+};
+
+/* Phase each demo incident is driven to, in order. */
+static const char *const demo_phases[][4] = {
+    {"triage", "analysis", "mitigation", NULL},
+    {"triage", "analysis", NULL},
+    {"triage", NULL},
+    {NULL},
+    {"triage", "analysis", "mitigation", "recovery"},
+};
+
+dz_code demo_load(store *st, dz_err *e)
+{
+    principal admin;
+    user_record u;
+    if (store_user_get(st, "admin", &u, e) == DZ_OK)
+        admin = u.p;
+    else
+        cli_principal(&admin);
+    for (size_t i = 0; i < sizeof demo_orgs / sizeof demo_orgs[0]; i++)
+        if (store_constituent_create(st, &admin, demo_orgs[i].short_name, demo_orgs[i].name, NULL, e) != DZ_OK)
+            return dz_wrap(e, "demo constituent %s", demo_orgs[i].short_name);
+    printf("demo users (passwords shown once):\n");
+    for (size_t i = 0; i < sizeof demo_users / sizeof demo_users[0]; i++) {
+        char pw[21], hash[PASSWORD_HASH_LEN];
+        role r;
+        password_generate(pw, sizeof pw);
+        if (role_parse(demo_users[i].role, &r, e) != DZ_OK || password_hash(pw, hash, e) != DZ_OK ||
+            store_user_create(st, &admin, demo_users[i].username, r, demo_users[i].org, hash, e) != DZ_OK)
+            return dz_wrap(e, "demo user %s", demo_users[i].username);
+        printf("  %-14s %-12s %-16s %s\n", demo_users[i].username, demo_users[i].role,
+               demo_users[i].org ? demo_users[i].org : "", pw);
+    }
+    for (size_t i = 0; i < sizeof demo_incidents / sizeof demo_incidents[0]; i++) {
+        incident_fields f;
+        json_t *inc;
+        if (decode_incident(demo_incidents[i], strlen(demo_incidents[i]), true, &f, e) != DZ_OK)
+            return dz_wrap(e, "demo incident %zu", i);
+        dz_code rc = store_incident_create(st, &admin, &f, &inc, e);
+        incident_fields_free(&f);
+        if (rc != DZ_OK)
+            return dz_wrap(e, "demo incident %zu", i);
+        char id[PUBLIC_ID_MAX];
+        snprintf(id, sizeof id, "%s", json_string_value(json_object_get(inc, "id")));
+        json_decref(inc);
+        store_scope all = {0, -1, false};
+        for (int k = 0; k < 4 && demo_phases[i][k]; k++) {
+            char body[64];
+            snprintf(body, sizeof body, "{\"status\": \"%s\"}", demo_phases[i][k]);
+            if (decode_incident(body, strlen(body), false, &f, e) != DZ_OK)
+                return e->code;
+            rc = store_incident_update(st, &admin, &all, id, &f, &inc, e);
+            incident_fields_free(&f);
+            if (rc != DZ_OK)
+                return dz_wrap(e, "demo incident %s", id);
+            json_decref(inc);
+        }
+        note_input n = {.body = "Constituent informed by phone; written advice follows.", .shared = false};
+        if (store_note_add(st, &admin, &all, id, &n, &inc, e) != DZ_OK)
+            return e->code;
+        json_decref(inc);
+    }
+    report_input r = {.source = "web", .source_ref = "demo-form-0001", .title = "Suspicious SMS from 'my bank'",
+                      .body = "I received an SMS asking me to log in to my bank account at a strange address.",
+                      .reporter_name = "A citizen", .reporter_email = "citizen@example.bt"};
+    json_t *rep;
+    bool created;
+    if (store_report_create(st, &admin, &r, &rep, &created, e) != DZ_OK)
+        return e->code;
+    json_decref(rep);
+    return DZ_OK;
+}

@@ -1,0 +1,45 @@
+/*
+ * routes.c: every path the server answers. docs/openapi.json documents each
+ * one; tests/unit/test_openapi.c fails when a route here is missing there.
+ */
+#include "server/api.h"
+
+const route api_routes[] = {
+    {"GET", "/healthz", api_healthz, ROUTE_PUBLIC},
+    {"GET", "/api/v1/openapi.json", api_openapi, ROUTE_PUBLIC},
+    {"GET", "/", api_web_asset, ROUTE_PUBLIC},
+    {"GET", "/ui/{file}", api_web_asset, ROUTE_PUBLIC},
+
+    {"POST", "/api/v1/session", api_session_create, ROUTE_PUBLIC},
+    {"GET", "/api/v1/session", api_session_get, 0},
+    {"DELETE", "/api/v1/session", api_session_delete, 0},
+    {"POST", "/api/v1/tokens", api_token_create, 0},
+
+    {"GET", "/api/v1/incidents", api_incident_list, 0},
+    {"POST", "/api/v1/incidents", api_incident_create, 0},
+    {"GET", "/api/v1/incidents/{id}", api_incident_get, 0},
+    {"PATCH", "/api/v1/incidents/{id}", api_incident_update, 0},
+    {"POST", "/api/v1/incidents/{id}/merge", api_incident_merge, 0},
+    {"GET", "/api/v1/incidents/{id}/notes", api_note_list, 0},
+    {"POST", "/api/v1/incidents/{id}/notes", api_note_create, 0},
+    {"GET", "/api/v1/incidents/{id}/tasks", api_task_list, 0},
+    {"POST", "/api/v1/incidents/{id}/tasks", api_task_create, 0},
+    {"PATCH", "/api/v1/incidents/{id}/tasks/{task}", api_task_update, 0},
+    {"GET", "/api/v1/incidents/{id}/timeline", api_timeline_list, 0},
+    {"GET", "/api/v1/incidents/{id}/reports", api_incident_reports, 0},
+    {"POST", "/api/v1/incidents/{id}/reports", api_incident_link_report, 0},
+    {"GET", "/api/v1/taxonomy", api_taxonomy, 0},
+
+    {"GET", "/api/v1/reports", api_report_list, 0},
+    {"POST", "/api/v1/reports", api_report_create, 0},
+    {"GET", "/api/v1/reports/{id}", api_report_get, 0},
+
+    {"GET", "/api/v1/constituents", api_constituent_list, 0},
+    {"POST", "/api/v1/constituents", api_constituent_create, 0},
+    {"GET", "/api/v1/users", api_user_list, 0},
+    {"POST", "/api/v1/users", api_user_create, 0},
+    {"PATCH", "/api/v1/users/{name}", api_user_update, 0},
+    {"GET", "/api/v1/audit", api_audit_list, 0},
+    {"GET", "/api/v1/audit/verify", api_audit_verify, 0},
+    {0},
+};

@@ -1,0 +1,35 @@
+/*
+ * server: the HTTP API over libmicrohttpd.
+ *
+ * http.c owns the daemon and the request life cycle; router.c matches paths
+ * against the table in routes.c; auth.c finds the principal; policy.c decides
+ * what it may do; api_*.c hold one resource each.
+ */
+#ifndef DZ_SERVER_H
+#define DZ_SERVER_H
+#include <stdint.h>
+#include <stdio.h>
+#include "lib/dz_err.h"
+#include "store/store.h"
+
+typedef struct server_config {
+    char listen_addr[64]; /* 127.0.0.1 */
+    uint16_t port;        /* 8080 */
+    unsigned threads;     /* worker threads, each with its own event loop */
+    size_t body_limit;    /* bytes */
+    int64_t session_ttl;  /* seconds */
+    bool cookie_secure;   /* add Secure to the session cookie (behind TLS) */
+    FILE *access_log;     /* JSON lines; NULL = none */
+} server_config;
+
+void server_config_default(server_config *cfg);
+
+typedef struct server server;
+
+/* Starts serving in background threads. The store must outlive the server. */
+dz_code server_start(store *st, const server_config *cfg, server **out, dz_err *e);
+/* The port actually bound (useful with port 0). */
+uint16_t server_port(server *srv);
+void server_stop(server *srv);
+
+#endif

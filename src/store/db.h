@@ -1,0 +1,59 @@
+/*
+ * db: the thin driver interface every store query goes through.
+ *
+ * Store code is written once against this interface with portable SQL and
+ * `?` placeholders; a driver per backend (db_sqlite.c now, db_pg.c with the
+ * PostgreSQL issue) executes it. Statements are prepared once per connection
+ * and cached by their text, so SQL is always constant text and values are
+ * always bound, never spliced in.
+ *
+ * A connection belongs to one thread at a time.
+ */
+#ifndef DZ_DB_H
+#define DZ_DB_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "lib/dz_err.h"
+
+typedef struct db db;
+typedef struct db_stmt db_stmt;
+
+enum { DB_DONE = 0, DB_ROW = 1, DB_ERROR = -1 };
+
+dz_code db_open(const char *url, db **out, dz_err *e);
+void db_close(db *d);
+
+/* Runs SQL text without parameters (may hold several statements). */
+dz_code db_exec(db *d, const char *sql, dz_err *e);
+/* Returns the cached, reset statement for sql. Do not free it; db_reset() when done. */
+dz_code db_prepare(db *d, const char *sql, db_stmt **out, dz_err *e);
+
+/* Bind indices start at 1. A NULL string binds SQL NULL. */
+void db_bind_int(db_stmt *st, int idx, int64_t v);
+void db_bind_text(db_stmt *st, int idx, const char *s);
+void db_bind_null(db_stmt *st, int idx);
+/* Binds NULL when v == null_value, else v. */
+void db_bind_int_or_null(db_stmt *st, int idx, int64_t v, int64_t null_value);
+
+/* DB_ROW, DB_DONE or DB_ERROR (e filled; a unique violation is DZ_ECONFLICT). */
+int db_step(db_stmt *st, dz_err *e);
+/* Steps a statement that returns no rows and resets it. */
+dz_code db_run(db_stmt *st, dz_err *e);
+
+int64_t db_col_int(db_stmt *st, int col);
+/* NULL for SQL NULL; valid until the next step or reset. */
+const char *db_col_text(db_stmt *st, int col);
+bool db_col_null(db_stmt *st, int col);
+void db_reset(db_stmt *st);
+
+int64_t db_changes(db *d);
+
+/* Transactions. begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
+dz_code db_begin(db *d, bool write, dz_err *e);
+dz_code db_commit(db *d, dz_err *e);
+void db_rollback(db *d);
+dz_code db_savepoint(db *d, dz_err *e);
+dz_code db_release(db *d, dz_err *e);
+void db_rollback_to(db *d);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * store: the one interface to persistence.
+ *
+ * Callers (server, cli, jobs) see only this header. Every write is one
+ * transaction; in a server the writes of concurrent requests are committed
+ * together by one writer thread (group commit), so each request is durable
+ * when its call returns and the fsync is shared. Reads use a connection of
+ * the calling thread's own.
+ *
+ * Reads return jansson objects in the API's wire shape: there is one mapping
+ * from rows to JSON, here, and the server passes it on. Returned json_t are
+ * owned by the caller (json_decref).
+ */
+#ifndef DZ_STORE_H
+#define DZ_STORE_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "lib/dz_err.h"
+#include "lib/identity.h"
+#include "lib/incident.h"
+#include "lib/request_decode.h"
+
+typedef struct store store;
+
+typedef struct store_settings {
+    char id_prefix[17];   /* BTCIRT */
+    due_policy due;
+} store_settings;
+
+dz_code store_open(const char *url, const store_settings *settings, store **out, dz_err *e);
+void store_close(store *s);
+/* Applies the numbered migrations not yet in schema_version. */
+dz_code store_migrate(store *s, int *applied, int *version, dz_err *e);
+/* Fails unless the schema is current (serve refuses to run on an old schema). */
+dz_code store_check_schema(store *s, dz_err *e);
+/* Starts the group-commit writer thread; until then writes run in the caller's thread. */
+dz_code store_start_writer(store *s, dz_err *e);
+void store_stop_writer(store *s);
+/* Current time as the store records it; tests may pin it. */
+int64_t store_now(store *s);
+void store_set_clock(store *s, int64_t fixed_now); /* 0 = real time */
+
+/* ---- constituents (minimal record; the registry grows it) ---- */
+dz_code store_constituent_create(store *s, const principal *who, const char *short_name, const char *name,
+                                 json_t **out, dz_err *e);
+/* Staff see all; a bound user sees its own organisation. */
+dz_code store_constituent_list(store *s, int64_t only_org, json_t **out, dz_err *e);
+dz_code store_constituent_id(store *s, const char *short_name, int64_t *id, dz_err *e);
+
+/* ---- users, tokens, sessions ---- */
+typedef struct user_record {
+    principal p;
+    bool disabled;
+    char password_hash[128];
+} user_record;
+
+dz_code store_user_create(store *s, const principal *who, const char *username, role r, const char *org,
+                          const char *password_hash, dz_err *e);
+dz_code store_user_list(store *s, json_t **out, dz_err *e);
+dz_code store_user_set_disabled(store *s, const principal *who, const char *username, bool disabled, dz_err *e);
+dz_code store_user_set_password(store *s, const char *username, const char *password_hash, dz_err *e);
+dz_code store_user_get(store *s, const char *username, user_record *out, dz_err *e);
+dz_code store_user_count(store *s, int64_t *n, dz_err *e);
+
+dz_code store_token_create(store *s, const principal *who, const char *username, const char *label,
+                           const char *token_hash, dz_err *e);
+/* Finds the enabled user of a live token by the token's hash. */
+dz_code store_token_lookup(store *s, const char *token_hash, principal *out, dz_err *e);
+
+dz_code store_session_create(store *s, const char *id_hash, int64_t user_id, const char *csrf,
+                             int64_t expires_at, dz_err *e);
+dz_code store_session_lookup(store *s, const char *id_hash, principal *out, char csrf[64], dz_err *e);
+dz_code store_session_delete(store *s, const char *id_hash, dz_err *e);
+
+/* ---- visibility: the policy module computes it, the store applies it in SQL ---- */
+typedef struct store_scope {
+    int64_t org_id;        /* 0: every incident; else only those affecting this organisation */
+    int64_t red_user_id;   /* -1: TLP:RED visible; else only where assignee_id == red_user_id */
+    bool shared_only;      /* notes: only those shared with the constituents */
+} store_scope;
+
+/* ---- incidents ---- */
+typedef struct incident_filter {
+    const char *status, *severity, *taxonomy, *type, *constituent, *assignee, *tlp, *tag, *text;
+    int64_t created_from, created_to, updated_from, updated_to; /* 0 = open */
+    const char *sort;   /* created_at, -created_at (default), updated_at, -updated_at, severity, -severity, due_at, -due_at */
+    const char *cursor; /* from the previous page's next_cursor */
+    int limit;          /* 1..500, default 50 */
+} incident_filter;
+
+dz_code store_incident_create(store *s, const principal *who, incident_fields *f, json_t **out, dz_err *e);
+dz_code store_incident_get(store *s, const store_scope *scope, const char *public_id, json_t **out, dz_err *e);
+dz_code store_incident_update(store *s, const principal *who, const store_scope *scope, const char *public_id,
+                              incident_fields *f, json_t **out, dz_err *e);
+/* out: {"items": [...], "next_cursor": "..."|null} */
+dz_code store_incident_list(store *s, const store_scope *scope, const incident_filter *f, json_t **out, dz_err *e);
+/* Moves notes, tasks, reports, timeline, constituents and tags of dup into survivor; dup becomes duplicate. */
+dz_code store_incident_merge(store *s, const principal *who, const store_scope *scope, const char *survivor,
+                             const char *dup, json_t **out, dz_err *e);
+
+dz_code store_note_add(store *s, const principal *who, const store_scope *scope, const char *public_id,
+                       const note_input *n, json_t **out, dz_err *e);
+dz_code store_note_list(store *s, const store_scope *scope, const char *public_id, json_t **out, dz_err *e);
+dz_code store_task_add(store *s, const principal *who, const store_scope *scope, const char *public_id,
+                       const task_input *t, json_t **out, dz_err *e);
+dz_code store_task_update(store *s, const principal *who, const store_scope *scope, const char *public_id,
+                          int64_t task_id, const task_input *t, json_t **out, dz_err *e);
+dz_code store_task_list(store *s, const store_scope *scope, const char *public_id, json_t **out, dz_err *e);
+dz_code store_timeline_list(store *s, const store_scope *scope, const char *public_id, json_t **out, dz_err *e);
+
+/* ---- reports (intake) ---- */
+/* created is false when (source, source_ref) existed: out is then the existing report. */
+dz_code store_report_create(store *s, const principal *who, const report_input *r, json_t **out, bool *created,
+                            dz_err *e);
+/* only_org != 0: reports filed by or about that organisation only. */
+dz_code store_report_get(store *s, int64_t only_org, const char *public_id, json_t **out, dz_err *e);
+dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int limit, const char *incident,
+                          json_t **out, dz_err *e);
+dz_code store_report_link(store *s, const principal *who, const store_scope *scope, const char *report_id,
+                          const char *incident_id, json_t **out, dz_err *e);
+
+/* ---- audit ---- */
+/* Appends inside the caller's write; used by every store write above. */
+dz_code store_audit_list(store *s, int64_t after_seq, int limit, json_t **out, dz_err *e);
+/* checked: entries verified; first_bad: seq of the first altered/missing entry or 0; why: explanation. */
+dz_code store_audit_verify(store *s, int64_t *checked, int64_t *first_bad, char *why, size_t why_len, dz_err *e);
+
+#endif

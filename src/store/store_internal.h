@@ -1,0 +1,30 @@
+/* Shared by the store_*.c files only: the write path and small row helpers. */
+#ifndef DZ_STORE_INTERNAL_H
+#define DZ_STORE_INTERNAL_H
+#include "store/db.h"
+#include "store/store.h"
+
+/* A unit of work run inside a write transaction. Must not keep pointers into the db. */
+typedef dz_code (*store_write_fn)(store *s, db *d, void *ctx, dz_err *e);
+
+/* Runs fn in a write transaction; returns once it is durably committed (or failed and rolled back). */
+dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e);
+/* The calling thread's read connection. */
+dz_code store_reader(store *s, db **out, dz_err *e);
+const store_settings *store_get_settings(store *s);
+
+/* Next number of a per-year sequence ("I" incidents, "R" reports). */
+dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *e);
+/* Appends one chained entry to the audit log. detail may be NULL ({}). Steals detail. */
+dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *action, const char *object,
+                           json_t *detail, dz_err *e);
+
+/* Row helpers for building wire JSON. */
+void json_set_text(json_t *o, const char *key, const char *v);   /* null when v is NULL */
+void json_set_time(json_t *o, const char *key, int64_t t, bool null_if_zero);
+json_t *json_time(int64_t t);
+
+/* Looks up a user id by name (enabled users only); 0 name NULL. */
+dz_code store_user_id_of(db *d, const char *username, int64_t *id, dz_err *e);
+
+#endif
