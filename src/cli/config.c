@@ -46,7 +46,7 @@ static dz_code parse_uint(const char *v, long min, long max, long *out, dz_err *
 /* Applies one key = value from dzong.conf. */
 static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool *db_set, bool *listen_set, dz_err *e)
 {
-    long l;
+    long l = 0; /* set by parse_uint; initialised for -O3 -Werror=maybe-uninitialized */
     int64_t secs;
     if (strcmp(key, "db") == 0) {
         snprintf(cfg->db_url, sizeof cfg->db_url, "%s", val);

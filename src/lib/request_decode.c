@@ -448,9 +448,15 @@ dz_code decode_merge(const char *body, size_t len, merge_input *out, dz_err *e)
         rc = get_string(root, "into", 1, PUBLIC_ID_MAX, false, &out->into, NULL, e);
     json_t *from = json_object_get(root, "from");
     if (rc == DZ_OK && json_is_string(from)) {
-        out->from = calloc(1, sizeof *out->from);
-        out->from[0] = strndup(json_string_value(from), PUBLIC_ID_MAX);
-        out->n_from = 1;
+        /* One id: the same rules as an item of the list form, not a silent cut at PUBLIC_ID_MAX. */
+        const char *s = json_string_value(from);
+        size_t n = json_string_length(from);
+        if (n == 0 || n > PUBLIC_ID_MAX || memchr(s, '\0', n) || !utf8_valid_no_ctl(s, n, false))
+            rc = dz_fail(e, DZ_EINVAL, "field 'from' must be a non-empty string of at most %d bytes", PUBLIC_ID_MAX);
+        else if (!(out->from = calloc(1, sizeof *out->from)) || !(out->from[0] = strdup(s)))
+            rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+        else
+            out->n_from = 1;
     } else if (rc == DZ_OK && from) {
         rc = get_string_list(root, "from", PUBLIC_ID_MAX, false, &out->from, &out->n_from, e);
     }

@@ -1,6 +1,7 @@
 #include "lib/taxonomy.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* RSIT 1.x (ENISA TF-CSIRT working copy) plus IntelMQ's additions under "other". */
@@ -64,20 +65,14 @@ static const struct { const char *from, *to; } type_aliases[] = {
     {"bruteforce", "brute-force"},
     {"backdoor", "system-compromise"},
     {"compromised", "system-compromise"},
-    {"unauthorized-command", "system-compromise"},
-    {"unauthorized-login", "system-compromise"},
+    {"unauthorised-command", "system-compromise"}, /* normalise() has turned "unauthorized" into this */
+    {"unauthorised-login", "system-compromise"},
     {"defacement", "unauthorised-information-modification"},
     {"leak", "data-leak"},
     {"vulnerable-service", "vulnerable-system"},
     {"vulnerable-client", "vulnerable-system"},
     {"unknown", "undetermined"},
     {"dropzone", "other"},
-};
-
-static const struct { const char *from, *to; } taxonomy_aliases[] = {
-    {"abusive-content", "abusive-content"},
-    {"information-content-security", "information-content-security"},
-    {"intrusion-attempts", "intrusion-attempts"},
 };
 
 /* Lower-cases, maps blanks and '_' to '-', and "unauthorized" to "unauthorised". */
@@ -121,9 +116,6 @@ dz_code rsit_resolve(const char *taxonomy, const char *type, rsit_class *out, dz
         normalise(taxonomy, tax, sizeof tax);
     if (type)
         normalise(type, typ, sizeof typ);
-    for (size_t i = 0; i < sizeof taxonomy_aliases / sizeof taxonomy_aliases[0]; i++)
-        if (strcmp(tax, taxonomy_aliases[i].from) == 0)
-            strcpy(tax, taxonomy_aliases[i].to);
 
     const char *canon_tax = NULL;
     if (tax[0] && !(canon_tax = find_taxonomy(tax)))
@@ -140,18 +132,35 @@ dz_code rsit_resolve(const char *taxonomy, const char *type, rsit_class *out, dz
     }
 
     const rsit_class *c = find_type(typ);
+    bool legacy = false;
     if (!c) {
         for (size_t i = 0; i < sizeof type_aliases / sizeof type_aliases[0]; i++)
             if (strcmp(typ, type_aliases[i].from) == 0)
                 c = find_type(type_aliases[i].to);
+        legacy = c != NULL;
     }
     if (!c)
         return dz_fail(e, DZ_EINVAL, "unknown RSIT type '%.60s'", type);
-    /* Legacy names moved between taxonomies; trust the type when the taxonomy is a legacy one. */
-    if (canon_tax && strcmp(canon_tax, c->taxonomy) != 0)
+    /*
+     * Names moved between taxonomies over the years (IntelMQ 1.x filed "malware" under "malicious
+     * code"; RSIT files "defacement" under information-content-security). When the input is in an
+     * old spelling, or the type is an old name or one of IntelMQ's own, the type decides, as
+     * IntelMQ's taxonomy expert does. Two current RSIT names that disagree are an error.
+     */
+    legacy = legacy || strcmp(c->taxonomy, "other") == 0 || (taxonomy && strpbrk(taxonomy, " _ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    if (canon_tax && strcmp(canon_tax, c->taxonomy) != 0 && !legacy)
         return dz_fail(e, DZ_EINVAL, "RSIT type '%s' belongs to taxonomy '%s', not '%s'", c->type,
                        c->taxonomy, canon_tax);
     *out = *c;
+    return DZ_OK;
+}
+
+dz_code rsit_taxonomy_resolve(const char *taxonomy, const char **out, dz_err *e)
+{
+    char tax[64];
+    normalise(taxonomy, tax, sizeof tax);
+    if (!(*out = find_taxonomy(tax)))
+        return dz_fail(e, DZ_EINVAL, "unknown RSIT taxonomy '%.60s'", taxonomy);
     return DZ_OK;
 }
 

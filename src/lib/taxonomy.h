@@ -25,6 +25,9 @@ typedef struct rsit_class {
  */
 dz_code rsit_resolve(const char *taxonomy, const char *type, rsit_class *out, dz_err *e);
 
+/* The canonical spelling of a taxonomy name ("Malicious code" -> "malicious-code"). */
+dz_code rsit_taxonomy_resolve(const char *taxonomy, const char **out, dz_err *e);
+
 /* Iteration over the canonical table (for docs and the UI). NULL past the end. */
 const rsit_class *rsit_at(size_t i);
 

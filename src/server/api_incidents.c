@@ -111,13 +111,11 @@ static bool parse_classification_filter(http_request *req, incident_filter *f)
     }
     if (!tax || !*tax)
         return true;
-    for (size_t i = 0; rsit_at(i); i++) /* a taxonomy alone: find its canonical spelling via any of its types */
-        if (rsit_resolve(tax, rsit_at(i)->type, &cls, NULL) == DZ_OK) {
-            f->taxonomy = cls.taxonomy;
-            return true;
-        }
-    respond_problem(req, 400, NULL, "parameter 'taxonomy': unknown RSIT taxonomy '%.60s'", tax);
-    return false;
+    if (rsit_taxonomy_resolve(tax, &f->taxonomy, &e) != DZ_OK) {
+        respond_problem(req, 400, NULL, "parameter 'taxonomy': %s", e.msg);
+        return false;
+    }
+    return true;
 }
 
 void api_incident_list(http_request *req)
@@ -236,6 +234,21 @@ void api_incident_update(http_request *req)
     respond_json(req, 200, out);
 }
 
+/* Refusals the store would give for merging dup into the path's incident. Each merge of a 'from' list is
+ * its own transaction, so every one is checked before the first is made: a refusal half-way through the
+ * list must not leave the earlier ones merged. */
+static dz_code merge_precheck(http_request *req, const store_scope *sc, const char *dup, dz_err *e)
+{
+    json_t *inc;
+    if (strcmp(dup, incident_id(req)) == 0)
+        return dz_fail(e, DZ_EINVAL, "cannot merge incident %.48s into itself", dup);
+    if (store_incident_get(req->srv->st, sc, dup, &inc, e) != DZ_OK)
+        return e->code;
+    bool is_dup = strcmp(json_string_value(json_object_get(inc, "status")), status_name(STATUS_DUPLICATE)) == 0;
+    json_decref(inc);
+    return is_dup ? dz_fail(e, DZ_ECONFLICT, "%.48s is already merged (a duplicate)", dup) : DZ_OK;
+}
+
 void api_incident_merge(http_request *req)
 {
     if (!require(req, ACT_INCIDENT_MERGE))
@@ -252,6 +265,8 @@ void api_incident_merge(http_request *req)
     if (m.into) {
         rc = store_incident_merge(req->srv->st, &req->who, &sc, m.into, incident_id(req), &out, &e);
     } else {
+        for (size_t i = 0; rc == DZ_OK && i < m.n_from; i++)
+            rc = merge_precheck(req, &sc, m.from[i], &e);
         for (size_t i = 0; rc == DZ_OK && i < m.n_from; i++) {
             json_decref(out);
             out = NULL;

@@ -24,6 +24,20 @@ void api_report_create(http_request *req)
                         role_name(req->who.role));
         return;
     }
+    /* Filing with 'incident' links the report, so the incident must be one the caller may see, as for
+     * POST /api/v1/incidents/{id}/reports; one it may not see is refused as if it did not exist. */
+    if (in.incident) {
+        store_scope sc = policy_incident_scope(&req->who);
+        json_t *inc;
+        if (store_incident_get(req->srv->st, &sc, in.incident, &inc, &e) != DZ_OK) {
+            if (e.code == DZ_ENOTFOUND)
+                dz_fail(&e, DZ_EINVAL, "field 'incident': no incident '%.48s'", in.incident);
+            report_input_free(&in);
+            respond_error(req, &e);
+            return;
+        }
+        json_decref(inc);
+    }
     /* Bound users file on behalf of their own organisation. */
     if (!role_is_staff(req->who.role) && in.constituent && strcmp(in.constituent, req->who.org) != 0) {
         report_input_free(&in);

@@ -98,7 +98,7 @@ void ratelimit_reset(ratelimit *rl, const char *key)
 {
     pthread_mutex_lock(&rl->lock);
     rl_entry *en = slot_for(rl, key, 0, false);
-    if (en)
-        memset(en, 0, sizeof *en);
+    if (en) /* keep the key: emptying the slot would cut the probe chain of keys placed after it */
+        en->failures = 0;
     pthread_mutex_unlock(&rl->lock);
 }

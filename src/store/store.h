@@ -113,7 +113,7 @@ dz_code store_timeline_list(store *s, const store_scope *scope, const char *publ
 /* created is false when (source, source_ref) existed: out is then the existing report. */
 dz_code store_report_create(store *s, const principal *who, const report_input *r, json_t **out, bool *created,
                             dz_err *e);
-/* only_org != 0: reports filed by or about that organisation only. */
+/* only_org != 0: reports filed by that organisation only (a report about it may carry a citizen's personal data). */
 dz_code store_report_get(store *s, int64_t only_org, const char *public_id, json_t **out, dz_err *e);
 dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int limit, const char *incident,
                           json_t **out, dz_err *e);

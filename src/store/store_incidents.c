@@ -452,6 +452,15 @@ static dz_code incident_update_tx(store *s, db *d, void *arg, dz_err *e)
                          f->assignee, e)) != DZ_OK)
             goto out;
     }
+    /* As on create (api_incident_create): a caller who sees TLP:RED only when assigned and marks an
+     * unassigned incident RED takes it; otherwise the incident would vanish from their view and this
+     * update would answer 404 after committing. */
+    if ((f->set & INCF_TLP) && f->tlp == TLP_RED && !(f->set & INCF_ASSIGNEE) && r.assignee_id == 0 &&
+        c->scope->red_user_id > 0) {
+        assignee_id = c->scope->red_user_id;
+        if ((rc = change(d, &r, now, actor, changes, "assignee", "assignee", NULL, actor, e)) != DZ_OK)
+            goto out;
+    }
     if (f->set & INCF_SEVERITY) {
         severity = (int)f->severity;
         if ((rc = change(d, &r, now, actor, changes, "severity", "severity",
@@ -543,7 +552,9 @@ dz_code store_incident_update(store *s, const principal *who, const store_scope 
     db *d;
     if (store_reader(s, &d, e) != DZ_OK)
         return e->code;
-    return incident_json(d, scope, public_id, true, out, e);
+    /* The caller could see it when writing; the change (a new assignee, TLP:RED) may hide it from the caller
+     * now, which must not turn a committed update into a 404. As for create, answer with what was written. */
+    return incident_json(d, &scope_all, public_id, true, out, e);
 }
 
 /* ---- listing ---- */
@@ -994,6 +1005,17 @@ static dz_code merge_tx(store *s, db *d, void *arg, dz_err *e)
         rc = db_run(st, e);
     }
     db_stmt *st;
+    /* What was shared under the duplicate's TLP must not become readable under a laxer one. */
+    tlp_level sv_tlp = TLP_AMBER, dp_tlp = TLP_AMBER;
+    tlp_parse(sv.tlp, &sv_tlp, NULL);
+    tlp_parse(dp.tlp, &dp_tlp, NULL);
+    if (rc == DZ_OK && dp_tlp > sv_tlp &&
+        (rc = db_prepare(d, "UPDATE incidents SET tlp = ? WHERE id = ?", &st, e)) == DZ_OK) {
+        db_bind_text(st, 1, tlp_name(dp_tlp));
+        db_bind_int(st, 2, sv.id);
+        if ((rc = db_run(st, e)) == DZ_OK)
+            rc = timeline_add(d, sv.id, now, c->who->username, "tlp", "tlp", sv.tlp, tlp_name(dp_tlp), e);
+    }
     if (rc == DZ_OK && (rc = db_prepare(d, "UPDATE incidents SET status = 'duplicate', duplicate_of = ?, "
                                            "updated_at = ? WHERE id = ?", &st, e)) == DZ_OK) {
         db_bind_int(st, 1, sv.id);
