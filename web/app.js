@@ -1,0 +1,1248 @@
+/*
+ * dzong incident desk: the web UI. Plain JS, no framework, no build step.
+ *
+ * Safety rule for this file: text from the server is only ever put into the
+ * page as text (textContent, text nodes, attribute values via setAttribute,
+ * form values). Nothing here assigns innerHTML or builds HTML strings, so a
+ * hostile incident title stays a title. The server's CSP forbids inline code.
+ */
+'use strict';
+
+(() => {
+  // ---- constants that mirror the server ----
+
+  const STATUSES = ['new', 'triage', 'analysis', 'mitigation', 'recovery', 'closed', 'rejected', 'duplicate'];
+  const OPEN_STATUSES = ['new', 'triage', 'analysis', 'mitigation', 'recovery'];
+  const NEXT = {
+    new: ['triage', 'rejected'],
+    triage: ['analysis', 'rejected', 'closed'],
+    analysis: ['mitigation', 'triage', 'closed'],
+    mitigation: ['recovery', 'analysis'],
+    recovery: ['closed', 'mitigation'],
+    closed: ['triage'],
+    rejected: ['triage'],
+    duplicate: [],
+  };
+  const PHASE_ORDER = { new: 0, triage: 1, analysis: 2, mitigation: 3, recovery: 4, closed: 5, rejected: 5, duplicate: 5 };
+  const SEVERITIES = ['low', 'medium', 'high', 'critical'];
+  const TLPS = ['CLEAR', 'GREEN', 'AMBER', 'AMBER+STRICT', 'RED'];
+  const PAPS = ['CLEAR', 'GREEN', 'AMBER', 'RED'];
+  const STAFF = ['admin', 'coordinator', 'handler', 'analyst'];
+  const REPORT_SOURCES = ['web', 'email', 'phone', 'walk-in', 'partner', 'sensor'];
+  const SORTS = {
+    created_at: 'Created',
+    updated_at: 'Updated',
+    severity: 'Severity',
+    due_at: 'Due',
+  };
+
+  // ---- state ----
+
+  const S = {
+    me: null, // {username, role, constituent}
+    csrf: null,
+    taxonomy: null, // [{taxonomy, type}]
+    constituents: null, // [{short_name, name}]
+    users: new Set(), // user names seen, for assignee suggestions
+    lastList: null, // the incident list's address with its filters, for "back" links
+  };
+  let renderSeq = 0;
+
+  const isStaff = () => !!S.me && STAFF.includes(S.me.role);
+  const canReadIncidents = () => !!S.me && S.me.role !== 'partner';
+  const canEditIncidents = isStaff;
+  const canTasks = isStaff;
+  const canLinkReports = isStaff;
+
+  // ---- DOM helpers (text only, never HTML) ----
+
+  const PROPS = new Set(['value', 'checked', 'selected', 'disabled', 'hidden', 'required', 'multiple', 'readOnly']);
+
+  function h(tag, props, ...kids) {
+    const el = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === 'class') el.className = v;
+        else if (k === 'text') el.textContent = v;
+        else if (k === 'dataset') Object.assign(el.dataset, v);
+        else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+        else if (PROPS.has(k)) el[k] = v;
+        else el.setAttribute(k, v === true ? '' : String(v));
+      }
+    }
+    append(el, kids);
+    return el;
+  }
+
+  function append(el, kids) {
+    for (const k of kids) {
+      if (k === null || k === undefined || k === false) continue;
+      if (Array.isArray(k)) append(el, k);
+      else if (k instanceof Node) el.appendChild(k);
+      else el.appendChild(document.createTextNode(String(k)));
+    }
+    return el;
+  }
+
+  function clear(el) {
+    while (el.firstChild) el.removeChild(el.firstChild);
+    return el;
+  }
+
+  function option(value, label, selected) {
+    return h('option', { value, selected: !!selected }, label === undefined ? value : label);
+  }
+
+  function select(name, values, current, extra) {
+    const sel = h('select', Object.assign({ name }, extra || {}));
+    for (const v of values) {
+      if (Array.isArray(v)) sel.appendChild(option(v[0], v[1], v[0] === current));
+      else sel.appendChild(option(v, v, v === current));
+    }
+    return sel;
+  }
+
+  // ---- formatting ----
+
+  const pad = (n) => String(n).padStart(2, '0');
+
+  function fmtTime(iso) {
+    if (!iso) return '—';
+    const d = new Date(iso);
+    if (isNaN(d)) return iso;
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  function fmtDuration(sec) {
+    const a = Math.abs(sec);
+    if (a < 90) return `${Math.round(a)}s`;
+    if (a < 5400) return `${Math.round(a / 60)}m`;
+    if (a < 48 * 3600) return `${Math.round(a / 3600)}h`;
+    return `${Math.round(a / 86400)}d`;
+  }
+
+  function relTime(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    if (isNaN(d)) return '';
+    const s = (d.getTime() - Date.now()) / 1000;
+    return s >= 0 ? `in ${fmtDuration(s)}` : `${fmtDuration(s)} ago`;
+  }
+
+  // Short form for dense tables: the year only when it is not this year.
+  function fmtShort(iso) {
+    const d = new Date(iso);
+    if (!iso || isNaN(d)) return fmtTime(iso);
+    const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    return d.getFullYear() === new Date().getFullYear() ? `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}` : fmtTime(iso);
+  }
+
+  function timeEl(iso, cls, short) {
+    return h('time', { datetime: iso || '', title: iso ? `${fmtTime(iso)} (${relTime(iso)})` : '', class: cls }, short ? fmtShort(iso) : fmtTime(iso));
+  }
+
+  function dueEl(inc) {
+    if (!inc.due_at) return h('span', { class: 'muted' }, '—');
+    const overdue = OPEN_STATUSES.includes(inc.status) && new Date(inc.due_at).getTime() < Date.now();
+    return h('time', {
+      datetime: inc.due_at,
+      class: overdue ? 'due overdue' : 'due',
+      title: `${inc.due_at}${overdue ? ' — overdue' : ''}`,
+    }, overdue ? `overdue ${fmtDuration((Date.now() - new Date(inc.due_at).getTime()) / 1000)}` : relTime(inc.due_at));
+  }
+
+  const cssToken = (s) => String(s || '').toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
+  function tlpBadge(tlp) {
+    return h('span', { class: `badge tlp tlp-${cssToken(tlp)}`, title: `Traffic Light Protocol: TLP:${tlp}` }, `TLP:${tlp}`);
+  }
+
+  function papBadge(pap) {
+    return h('span', { class: `badge pap pap-${cssToken(pap)}`, title: `Permissible Actions Protocol: PAP:${pap}` }, `PAP:${pap}`);
+  }
+
+  function sevBadge(sev) {
+    return h('span', { class: `badge sev sev-${cssToken(sev)}`, title: `severity: ${sev}` }, sev);
+  }
+
+  function statusBadge(st) {
+    return h('span', { class: `badge status st-${cssToken(st)}` }, st);
+  }
+
+  function classificationText(c) {
+    if (!c) return '—';
+    return `${c.taxonomy} / ${c.type}`;
+  }
+
+  function constituentName(short) {
+    const c = (S.constituents || []).find((x) => x.short_name === short);
+    return c ? c.name : short;
+  }
+
+  function noteUser(name) {
+    if (name) S.users.add(name);
+  }
+
+  // ---- API ----
+
+  class ApiError extends Error {
+    constructor(status, detail) {
+      super(detail);
+      this.status = status;
+    }
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && S.csrf) opts.headers['X-CSRF-Token'] = S.csrf;
+    let res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {
+      throw new ApiError(0, `cannot reach the server (${e.message})`);
+    }
+    let data = null;
+    const type = res.headers.get('Content-Type') || '';
+    if (res.status !== 204 && type.includes('json')) data = await res.json().catch(() => null);
+    if (!res.ok) {
+      const detail = (data && (data.detail || data.title)) || `${res.status} ${res.statusText}`;
+      if (res.status === 401 && !path.startsWith('/api/v1/session')) sessionLost();
+      throw new ApiError(res.status, detail);
+    }
+    return data;
+  }
+
+  function qs(params) {
+    const u = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') u.set(k, v);
+    const s = u.toString();
+    return s ? `?${s}` : '';
+  }
+
+  const incPath = (id) => `/api/v1/incidents/${encodeURIComponent(id)}`;
+
+  async function loadTaxonomy() {
+    if (!S.taxonomy) S.taxonomy = (await api('GET', '/api/v1/taxonomy')).items;
+    return S.taxonomy;
+  }
+
+  async function loadConstituents() {
+    if (!S.constituents) S.constituents = (await api('GET', '/api/v1/constituents')).items;
+    return S.constituents;
+  }
+
+  // ---- flash messages ----
+
+  let flashTimer = null;
+  function flash(msg, kind) {
+    const box = document.getElementById('flash');
+    if (!box) return;
+    clear(box);
+    box.className = `flash ${kind || 'ok'}`;
+    box.appendChild(h('span', { class: 'flash-text' }, msg));
+    box.appendChild(h('button', { type: 'button', class: 'flash-close', 'aria-label': 'Dismiss', onclick: () => { box.hidden = true; } }, '×'));
+    box.hidden = false;
+    clearTimeout(flashTimer);
+    if (kind !== 'error') flashTimer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+
+  function errorBox() {
+    return h('div', { class: 'form-error', role: 'alert', hidden: true });
+  }
+
+  function showError(box, err) {
+    box.textContent = err instanceof Error ? err.message : String(err);
+    box.hidden = false;
+  }
+
+  // Wraps a form submit: disables the buttons, shows the server's detail on failure.
+  function onSubmit(form, errBox, fn) {
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (form.dataset.busy) return;
+      form.dataset.busy = '1';
+      errBox.hidden = true;
+      const buttons = form.querySelectorAll('button');
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        await fn();
+      } catch (e) {
+        showError(errBox, e);
+      } finally {
+        delete form.dataset.busy;
+        buttons.forEach((b) => { b.disabled = false; });
+      }
+    });
+    // Ctrl/Cmd+Enter submits from a textarea.
+    form.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && ev.target.tagName === 'TEXTAREA') {
+        ev.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  // ---- session ----
+
+  function sessionLost() {
+    if (!S.me) return;
+    S.me = null;
+    S.csrf = null;
+    renderLogin('Your session has ended. Please sign in again.');
+  }
+
+  async function boot() {
+    try {
+      const who = await api('GET', '/api/v1/session');
+      setSession(who);
+      renderShell();
+    } catch (e) {
+      renderLogin(e.status === 401 ? '' : e.message);
+    }
+  }
+
+  function setSession(who) {
+    S.me = { username: who.username, role: who.role, constituent: who.constituent };
+    S.csrf = who.csrf_token;
+    S.taxonomy = null;
+    S.constituents = null;
+    S.users = new Set([who.username]);
+    S.lastList = null;
+  }
+
+  function renderLogin(message) {
+    const app = clear(document.getElementById('app'));
+    const err = errorBox();
+    const user = h('input', { name: 'username', id: 'login-user', autocomplete: 'username', required: true, spellcheck: 'false', autocapitalize: 'off' });
+    const pass = h('input', { name: 'password', id: 'login-pass', type: 'password', autocomplete: 'current-password', required: true });
+    const form = h('form', { class: 'login-card', id: 'login-form' },
+      h('div', { class: 'login-brand' }, h('span', { class: 'logo' }, 'dzong'), h('span', { class: 'muted' }, 'incident desk')),
+      message ? h('p', { class: 'notice' }, message) : null,
+      h('label', { for: 'login-user' }, 'User name'), user,
+      h('label', { for: 'login-pass' }, 'Password'), pass,
+      err,
+      h('button', { type: 'submit', class: 'primary' }, 'Sign in'));
+    onSubmit(form, err, async () => {
+      try {
+        const who = await api('POST', '/api/v1/session', { username: user.value.trim(), password: pass.value });
+        setSession(who);
+        pass.value = '';
+        renderShell();
+      } catch (e) {
+        pass.value = '';
+        pass.focus();
+        throw e;
+      }
+    });
+    app.appendChild(h('main', { class: 'login-page' }, form));
+    user.focus();
+  }
+
+  async function logout() {
+    try {
+      await api('DELETE', '/api/v1/session');
+    } catch (e) {
+      /* the session may be gone already; we log out locally either way */
+    }
+    S.me = null;
+    S.csrf = null;
+    history.replaceState(null, '', location.pathname); // the next user starts at their own home
+    renderLogin('You have signed out.');
+  }
+
+  // ---- shell and routing ----
+
+  function renderShell() {
+    const app = clear(document.getElementById('app'));
+    const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
+      canReadIncidents() ? h('a', { href: '#/incidents', dataset: { nav: 'incidents' } }, 'Incidents') : null,
+      h('a', { href: '#/reports', dataset: { nav: 'reports' } }, 'Reports'));
+    const who = h('div', { class: 'whoami' },
+      h('span', { class: 'user', id: 'me-user' }, S.me.username),
+      h('span', { class: `role role-${cssToken(S.me.role)}`, id: 'me-role' }, S.me.role),
+      S.me.constituent ? h('span', { class: 'org', title: 'your organisation' }, S.me.constituent) : null,
+      h('button', { type: 'button', class: 'ghost', id: 'logout', onclick: logout }, 'Sign out'));
+    app.appendChild(h('header', { class: 'topbar' },
+      h('a', { class: 'logo', href: canReadIncidents() ? '#/incidents' : '#/reports' }, 'dzong'), nav, who));
+    app.appendChild(h('div', { id: 'flash', class: 'flash', hidden: true, role: 'status' }));
+    app.appendChild(h('main', { id: 'main' }));
+    route();
+  }
+
+  function parseHash() {
+    const raw = location.hash.replace(/^#/, '') || '';
+    const qi = raw.indexOf('?');
+    const path = (qi >= 0 ? raw.slice(0, qi) : raw).split('/').filter(Boolean).map((p) => {
+      try { return decodeURIComponent(p); } catch (e) { return p; }
+    });
+    const query = new URLSearchParams(qi >= 0 ? raw.slice(qi + 1) : '');
+    return { path, query };
+  }
+
+  function route() {
+    if (!S.me) return;
+    const main = document.getElementById('main');
+    if (!main) return;
+    const { path, query } = parseHash();
+    const seq = ++renderSeq;
+    const ctx = { alive: () => seq === renderSeq && document.body.contains(main) };
+    let section = path[0] || (canReadIncidents() ? 'incidents' : 'reports');
+    if (section === 'incidents' && !canReadIncidents()) section = 'reports';
+    document.querySelectorAll('.nav a').forEach((a) => a.classList.toggle('active', a.dataset.nav === section));
+    clear(main);
+    document.title = `${section === 'reports' ? 'Reports' : path[1] === 'new' ? 'New incident' : path[1] || 'Incidents'} · dzong`;
+    let p;
+    if (section === 'incidents' && path[1] === 'new') p = viewNewIncident(main, ctx);
+    else if (section === 'incidents' && path[1]) p = viewIncident(main, ctx, path[1]);
+    else if (section === 'incidents') p = viewIncidentList(main, ctx, query);
+    else if (section === 'reports') p = viewReports(main, ctx, query);
+    else {
+      main.appendChild(h('p', { class: 'empty' }, 'There is nothing at this address. ', h('a', { href: '#/incidents' }, 'Go to the incidents.')));
+      return;
+    }
+    Promise.resolve(p).catch((e) => {
+      if (!ctx.alive() || e.status === 401) return;
+      clear(main);
+      main.appendChild(h('div', { class: 'page-error', role: 'alert' }, h('strong', null, 'Could not load this page: '), e.message));
+    });
+  }
+
+  window.addEventListener('hashchange', route);
+
+  // Keyboard: "/" focuses search, "n" opens a new incident, Escape leaves a form.
+  document.addEventListener('keydown', (ev) => {
+    if (!S.me || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+    if (typing) return;
+    if (ev.key === '/') {
+      const q = document.getElementById('f-q');
+      if (q) { ev.preventDefault(); q.focus(); q.select(); }
+    } else if (ev.key === 'n' && canEditIncidents()) {
+      location.hash = '#/incidents/new';
+    }
+  });
+
+  // ---- incident list ----
+
+  const FILTER_KEYS = ['status', 'severity', 'tlp', 'constituent', 'assignee', 'tag', 'q', 'sort'];
+
+  async function viewIncidentList(main, ctx, query) {
+    const f = {};
+    for (const k of FILTER_KEYS) f[k] = query.get(k) || '';
+    if (!query.has('status')) f.status = 'open';
+    if (!f.sort) f.sort = '-created_at';
+    S.lastList = location.hash || '#/incidents';
+
+    await loadConstituents().catch(() => { S.constituents = []; });
+    if (!ctx.alive()) return;
+
+    const statusSel = select('status', [['open', 'Open (active)'], ['', 'Any status'], ...STATUSES.map((s) => [s, s])], f.status, { id: 'f-status', 'aria-label': 'Status' });
+    const sevSel = select('severity', [['', 'Any severity'], ...SEVERITIES.slice().reverse().map((s) => [s, s]), ['high,critical', 'high + critical']], f.severity, { id: 'f-severity', 'aria-label': 'Severity' });
+    const tlpSel = select('tlp', [['', 'Any TLP'], ...TLPS.map((t) => [t, `TLP:${t}`])], f.tlp, { id: 'f-tlp', 'aria-label': 'TLP' });
+    const conSel = select('constituent', [['', 'Any constituent'], ...(S.constituents || []).map((c) => [c.short_name, c.short_name])], f.constituent, { id: 'f-constituent', 'aria-label': 'Constituent' });
+    const assignee = h('input', { id: 'f-assignee', name: 'assignee', value: f.assignee, placeholder: 'assignee', list: 'dl-users', 'aria-label': 'Assignee (none = unassigned)', size: 10, spellcheck: 'false', autocapitalize: 'off' });
+    const tag = h('input', { id: 'f-tag', name: 'tag', value: f.tag, placeholder: 'tag', 'aria-label': 'Tag', size: 8, spellcheck: 'false' });
+    const q = h('input', { id: 'f-q', name: 'q', type: 'search', value: f.q, placeholder: 'Search title, description or ID  ( / )', 'aria-label': 'Search' });
+    const usersList = h('datalist', { id: 'dl-users' });
+    const mine = isStaff() ? h('button', { type: 'button', class: 'ghost small', title: 'Incidents assigned to me' }, 'Mine') : null;
+    const reset = h('button', { type: 'button', class: 'ghost small' }, 'Reset');
+
+    const filters = h('form', { class: 'filters', role: 'search', onsubmit: (ev) => { ev.preventDefault(); apply(); } },
+      q, statusSel, sevSel, tlpSel, S.me.constituent ? null : conSel, assignee, tag, usersList, mine, reset);
+    const newBtn = canEditIncidents() ? h('a', { class: 'button primary', href: '#/incidents/new', id: 'new-incident', title: 'New incident (n)' }, '+ New incident') : null;
+    const count = h('span', { class: 'muted count' });
+    const thead = h('thead');
+    const tbody = h('tbody');
+    const table = h('table', { class: 'grid incidents', id: 'incident-table' }, thead, tbody);
+    const more = h('button', { type: 'button', class: 'ghost', id: 'load-more', hidden: true }, 'Load more');
+    const status = h('div', { class: 'list-status' });
+
+    const refresh = h('button', { type: 'button', class: 'ghost small', id: 'refresh', title: 'Reload the list', onclick: () => load(false) }, '↻ Refresh');
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Incidents'), count, refresh, h('span', { class: 'spacer' }), newBtn));
+    main.appendChild(filters);
+    main.appendChild(h('div', { class: 'table-wrap' }, table));
+    main.appendChild(h('div', { class: 'list-foot' }, status, more));
+
+    let cursor = null;
+    let loadSeq = 0;
+    let shown = 0;
+
+    function fillUsers() {
+      clear(usersList);
+      usersList.appendChild(option('none', 'none (unassigned)'));
+      [...S.users].sort().forEach((u) => usersList.appendChild(option(u)));
+    }
+
+    function sortHeader(key, label, cls) {
+      const cur = f.sort.replace(/^-/, '');
+      const desc = f.sort.startsWith('-');
+      const active = cur === key;
+      const btn = h('button', {
+        type: 'button',
+        class: `sort${active ? ' active' : ''}`,
+        title: `Sort by ${label.toLowerCase()}`,
+        onclick: () => {
+          f.sort = active ? (desc ? key : `-${key}`) : (key === 'due_at' ? key : `-${key}`);
+          apply();
+        },
+      }, label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (desc ? ' ▼' : ' ▲') : ''));
+      return h('th', { class: cls, 'aria-sort': active ? (desc ? 'descending' : 'ascending') : null }, btn);
+    }
+
+    function renderHead() {
+      clear(thead);
+      thead.appendChild(h('tr', null,
+        h('th', { class: 'c-id' }, 'ID'),
+        h('th', { class: 'c-title' }, 'Title'),
+        sortHeader('severity', 'Severity', 'c-sev'),
+        h('th', { class: 'c-tlp' }, 'TLP'),
+        h('th', { class: 'c-status' }, 'Status'),
+        h('th', { class: 'c-class' }, 'Classification'),
+        S.me.constituent ? null : h('th', { class: 'c-con' }, 'Constituents'),
+        h('th', { class: 'c-assignee' }, 'Assignee'),
+        sortHeader('created_at', 'Created', 'c-time c-created'),
+        sortHeader('updated_at', 'Updated', 'c-time c-upd'),
+        sortHeader('due_at', 'Due', 'c-due')));
+    }
+
+    function row(inc) {
+      noteUser(inc.assignee);
+      noteUser(inc.created_by);
+      const href = `#/incidents/${encodeURIComponent(inc.id)}`;
+      const tr = h('tr', { class: `sev-row-${cssToken(inc.severity)}`, dataset: { id: inc.id } },
+        h('td', { class: 'c-id mono' }, h('a', { href }, inc.id)),
+        h('td', { class: 'c-title' },
+          h('a', { href, class: 'title-link', title: inc.title }, inc.title),
+          inc.tags && inc.tags.length ? h('span', { class: 'tags' }, inc.tags.map((t) => h('span', { class: 'tag' }, t))) : null),
+        h('td', { class: 'c-sev' }, sevBadge(inc.severity)),
+        h('td', { class: 'c-tlp' }, tlpBadge(inc.tlp)),
+        h('td', { class: 'c-status' }, statusBadge(inc.status)),
+        h('td', { class: 'c-class', title: classificationText(inc.classification) }, inc.classification ? inc.classification.type : '—'),
+        S.me.constituent ? null : h('td', { class: 'c-con', title: (inc.constituents || []).map(constituentName).join(', ') }, (inc.constituents || []).join(', ') || h('span', { class: 'muted' }, '—')),
+        h('td', { class: 'c-assignee' }, inc.assignee || h('span', { class: 'muted' }, 'unassigned')),
+        h('td', { class: 'c-time c-created' }, timeEl(inc.created_at, null, true)),
+        h('td', { class: 'c-time c-upd' }, timeEl(inc.updated_at, null, true)),
+        h('td', { class: 'c-due' }, dueEl(inc)));
+      tr.addEventListener('click', (ev) => {
+        if (ev.target.closest('a, button')) return;
+        location.hash = href;
+      });
+      return tr;
+    }
+
+    async function load(append) {
+      const my = ++loadSeq;
+      if (!append) {
+        cursor = null;
+        shown = 0;
+      }
+      status.textContent = 'Loading…';
+      more.hidden = true;
+      const params = { limit: 50, sort: f.sort, status: f.status, severity: f.severity, tlp: f.tlp, constituent: f.constituent, assignee: f.assignee.trim(), tag: f.tag.trim(), q: f.q.trim(), cursor: append ? cursor : '' };
+      try {
+        const res = await api('GET', `/api/v1/incidents${qs(params)}`);
+        if (my !== loadSeq || !ctx.alive()) return;
+        if (!append) clear(tbody);
+        res.items.forEach((inc) => tbody.appendChild(row(inc)));
+        shown += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
+        status.textContent = '';
+        if (shown === 0) {
+          tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: 11 }, 'No incidents match these filters.')));
+        }
+        fillUsers();
+      } catch (e) {
+        if (my !== loadSeq || e.status === 401) return;
+        status.textContent = '';
+        if (!append) clear(tbody);
+        status.appendChild(h('span', { class: 'form-error', role: 'alert' }, e.message));
+      }
+    }
+
+    function apply() {
+      f.status = statusSel.value;
+      f.severity = sevSel.value;
+      f.tlp = tlpSel.value;
+      f.constituent = S.me.constituent ? '' : conSel.value;
+      f.assignee = assignee.value;
+      f.tag = tag.value;
+      f.q = q.value;
+      const params = {};
+      for (const k of FILTER_KEYS) if (f[k]) params[k] = f[k];
+      if (!f.status) params.status = '';
+      if (f.sort === '-created_at') delete params.sort;
+      if (f.status === 'open') delete params.status;
+      const u = new URLSearchParams(params).toString();
+      history.replaceState(null, '', `#/incidents${u ? `?${u}` : ''}`);
+      S.lastList = location.hash;
+      renderHead();
+      load(false);
+    }
+
+    let typingTimer = null;
+    const applySoon = () => { clearTimeout(typingTimer); typingTimer = setTimeout(apply, 300); };
+    [statusSel, sevSel, tlpSel, conSel].forEach((s) => s.addEventListener('change', apply));
+    [q, assignee, tag].forEach((i) => i.addEventListener('input', applySoon));
+    if (mine) mine.addEventListener('click', () => { assignee.value = S.me.username; apply(); });
+    reset.addEventListener('click', () => {
+      q.value = ''; assignee.value = ''; tag.value = '';
+      statusSel.value = 'open'; sevSel.value = ''; tlpSel.value = ''; conSel.value = '';
+      f.sort = '-created_at';
+      apply();
+    });
+    more.addEventListener('click', () => load(true));
+
+    renderHead();
+    fillUsers();
+    await load(false);
+  }
+
+  // ---- incident form (create and full edit) ----
+
+  async function incidentForm(initial, { submitLabel, onSave, onCancel, includeMarkings }) {
+    const [tax, cons] = await Promise.all([loadTaxonomy(), loadConstituents()]);
+    const err = errorBox();
+    const title = h('input', { name: 'title', id: 'inc-title', required: true, maxlength: 300, value: initial.title || '', autocomplete: 'off' });
+    const desc = h('textarea', { name: 'description', id: 'inc-description', rows: 5 });
+    desc.value = initial.description || '';
+
+    const cls = h('select', { name: 'classification', id: 'inc-classification' });
+    const cur = initial.classification ? `${initial.classification.taxonomy}/${initial.classification.type}` : 'other/undetermined';
+    const groups = new Map();
+    for (const t of tax) {
+      if (!groups.has(t.taxonomy)) groups.set(t.taxonomy, h('optgroup', { label: t.taxonomy }));
+      const v = `${t.taxonomy}/${t.type}`;
+      groups.get(t.taxonomy).appendChild(option(v, t.type, v === cur));
+    }
+    groups.forEach((g) => cls.appendChild(g));
+
+    const sev = select('severity', SEVERITIES, initial.severity || 'medium', { id: 'inc-severity' });
+    const tlp = select('tlp', TLPS.map((t) => [t, `TLP:${t}`]), initial.tlp || 'AMBER', { id: 'inc-tlp' });
+    const pap = select('pap', PAPS.map((p) => [p, `PAP:${p}`]), initial.pap || 'AMBER', { id: 'inc-pap' });
+    const assignee = h('input', { name: 'assignee', id: 'inc-assignee', value: initial.assignee || '', list: 'dl-form-users', placeholder: 'user name (optional)', spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' });
+    const usersList = h('datalist', { id: 'dl-form-users' }, [...S.users].sort().map((u) => option(u)));
+    const tags = h('input', { name: 'tags', id: 'inc-tags', value: (initial.tags || []).join(', '), placeholder: 'comma separated, e.g. banking, sms', autocomplete: 'off' });
+
+    const chosen = new Set(initial.constituents || []);
+    const conFilter = h('input', { type: 'search', class: 'con-filter', placeholder: 'filter constituents…', 'aria-label': 'Filter constituents' });
+    const conBox = h('div', { class: 'checklist', id: 'inc-constituents', role: 'group', 'aria-label': 'Constituents' },
+      cons.map((c) => h('label', { class: 'check', title: `${c.short_name}: ${c.name}`, dataset: { search: `${c.short_name} ${c.name}`.toLowerCase() } },
+        h('input', { type: 'checkbox', name: 'constituent', value: c.short_name, checked: chosen.has(c.short_name) }),
+        h('span', { class: 'mono' }, c.short_name), ' ', h('span', { class: 'muted' }, c.name))));
+    if (!cons.length) conBox.appendChild(h('p', { class: 'muted' }, 'No constituents are registered yet.'));
+    conFilter.addEventListener('input', () => {
+      const needle = conFilter.value.trim().toLowerCase();
+      conBox.querySelectorAll('label.check').forEach((l) => { l.hidden = needle && !l.dataset.search.includes(needle); });
+    });
+
+    const field = (label, forId, el, cls2) => h('div', { class: `field ${cls2 || ''}` }, h('label', { for: forId }, label), el);
+
+    const form = h('form', { class: 'card incident-form', id: 'incident-form' },
+      field('Title', 'inc-title', title, 'wide'),
+      field('Description', 'inc-description', desc, 'wide'),
+      h('div', { class: 'row' },
+        field('Classification (RSIT)', 'inc-classification', cls),
+        includeMarkings ? field('Severity', 'inc-severity', sev) : null,
+        includeMarkings ? field('TLP', 'inc-tlp', tlp) : null,
+        includeMarkings ? field('PAP', 'inc-pap', pap) : null,
+        includeMarkings ? field('Assignee', 'inc-assignee', h('span', null, assignee, usersList)) : null),
+      h('div', { class: 'field wide' }, h('span', { class: 'label' }, 'Constituents'), conFilter, conBox),
+      field('Tags', 'inc-tags', tags, 'wide'),
+      err,
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary' }, submitLabel),
+        onCancel ? h('button', { type: 'button', class: 'ghost', onclick: onCancel }, 'Cancel') : null));
+
+    onSubmit(form, err, async () => {
+      const [taxonomy, type] = cls.value.split('/');
+      const body = {
+        title: title.value.trim(),
+        description: desc.value,
+        classification: { taxonomy, type },
+        constituents: [...conBox.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value),
+        tags: [...new Set(tags.value.split(',').map((t) => t.trim()).filter(Boolean))],
+      };
+      if (includeMarkings) {
+        body.severity = sev.value;
+        body.tlp = tlp.value;
+        body.pap = pap.value;
+        body.assignee = assignee.value.trim() || null;
+      }
+      if (!body.title) throw new Error('A title is required.');
+      await onSave(body);
+    });
+    return { form, focus: () => title.focus() };
+  }
+
+  async function viewNewIncident(main, ctx) {
+    if (!canEditIncidents()) {
+      main.appendChild(h('p', { class: 'empty' }, 'Your role cannot open incidents. File a report instead: ', h('a', { href: '#/reports' }, 'Reports')));
+      return;
+    }
+    const { form, focus } = await incidentForm({}, {
+      submitLabel: 'Create incident',
+      includeMarkings: true,
+      onCancel: () => { location.hash = S.lastList || '#/incidents'; },
+      onSave: async (body) => {
+        if (!body.assignee) delete body.assignee;
+        const inc = await api('POST', '/api/v1/incidents', body);
+        flash(`Incident ${inc.id} created.`);
+        location.hash = `#/incidents/${encodeURIComponent(inc.id)}`;
+      },
+    });
+    if (!ctx.alive()) return;
+    main.appendChild(h('div', { class: 'toolbar' }, h('a', { href: S.lastList || '#/incidents', class: 'back' }, '← Incidents'), h('h1', null, 'New incident')));
+    main.appendChild(form);
+    focus();
+  }
+
+  // ---- incident detail ----
+
+  async function viewIncident(main, ctx, id) {
+    const [inc] = await Promise.all([
+      api('GET', incPath(id)),
+      loadConstituents().catch(() => { S.constituents = []; }),
+    ]);
+    if (!ctx.alive()) return;
+    noteUser(inc.assignee);
+    noteUser(inc.created_by);
+    document.title = `${inc.id} ${inc.title} · dzong`;
+
+    const reload = () => { if (ctx.alive()) route(); };
+    const page = h('div', { class: 'incident-page', id: 'incident-page', dataset: { id: inc.id, status: inc.status } });
+    main.appendChild(page);
+
+    // Heading
+    page.appendChild(h('div', { class: 'toolbar' },
+      h('a', { href: S.lastList || '#/incidents', class: 'back' }, '← Incidents'),
+      h('span', { class: 'mono inc-id', id: 'inc-id' }, inc.id),
+      statusBadge(inc.status), sevBadge(inc.severity), tlpBadge(inc.tlp), papBadge(inc.pap),
+      h('span', { class: 'spacer' }),
+      canEditIncidents() && inc.status !== 'duplicate' ? h('button', { type: 'button', class: 'ghost small', id: 'edit-incident', onclick: () => startEdit() }, 'Edit details') : null));
+    const titleEl = h('h1', { class: 'inc-title', id: 'inc-title-text' }, inc.title);
+    page.appendChild(titleEl);
+
+    // Lifecycle
+    if (inc.duplicate_of) {
+      page.appendChild(h('p', { class: 'notice' }, 'This incident is a duplicate of ',
+        h('a', { href: `#/incidents/${encodeURIComponent(inc.duplicate_of)}`, class: 'mono' }, inc.duplicate_of), '.'));
+    }
+    page.appendChild(lifecycle(inc, reload));
+
+    const editHost = h('div');
+    page.appendChild(editHost);
+
+    const mainCol = h('div', { class: 'col-main' });
+    const side = h('aside', { class: 'col-side' });
+    page.appendChild(h('div', { class: 'detail-grid' }, mainCol, side));
+
+    async function startEdit() {
+      if (editHost.firstChild) return;
+      const { form, focus } = await incidentForm(inc, {
+        submitLabel: 'Save changes',
+        includeMarkings: false,
+        onCancel: () => clear(editHost),
+        onSave: async (body) => {
+          const patch = {};
+          if (body.title !== inc.title) patch.title = body.title;
+          if (body.description !== inc.description) patch.description = body.description;
+          if (body.classification.taxonomy !== inc.classification.taxonomy || body.classification.type !== inc.classification.type) patch.classification = body.classification;
+          if (body.constituents.slice().sort().join('\n') !== (inc.constituents || []).slice().sort().join('\n')) patch.constituents = body.constituents;
+          if (body.tags.slice().sort().join('\n') !== (inc.tags || []).slice().sort().join('\n')) patch.tags = body.tags;
+          if (!Object.keys(patch).length) { clear(editHost); return; }
+          await api('PATCH', incPath(inc.id), patch);
+          flash('Incident updated.');
+          reload();
+        },
+      });
+      editHost.appendChild(h('h2', null, 'Edit details'));
+      editHost.appendChild(form);
+      focus();
+    }
+
+    // Description
+    mainCol.appendChild(h('section', { class: 'card' },
+      h('h2', null, 'Description'),
+      inc.description ? h('div', { class: 'prose', id: 'inc-description-text' }, inc.description) : h('p', { class: 'muted' }, 'No description.')));
+
+    // Notes, tasks, timeline, reports load in parallel; each panel shows its own error.
+    const notesSec = h('section', { class: 'card', id: 'notes' }, h('h2', null, 'Notes'));
+    const tasksSec = canTasks() ? h('section', { class: 'card', id: 'tasks' }, h('h2', null, 'Tasks')) : null;
+    const timelineSec = h('section', { class: 'card', id: 'timeline' }, h('h2', null, 'Timeline'));
+    const propsSec = h('section', { class: 'card props', id: 'properties' }, h('h2', null, 'Properties'));
+    const reportsSec = h('section', { class: 'card', id: 'linked-reports' }, h('h2', null, 'Linked reports'));
+    append(mainCol, [notesSec, tasksSec]);
+    append(side, [propsSec, reportsSec, timelineSec]);
+
+    properties(propsSec, inc, reload);
+
+    const tasksById = new Map();
+    const fetches = [
+      api('GET', `${incPath(inc.id)}/notes`).then((r) => notesPanel(notesSec, inc, r.items, reload)),
+      api('GET', `${incPath(inc.id)}/reports`).then((r) => reportsPanel(reportsSec, inc, r.items, reload)),
+    ];
+    if (tasksSec) {
+      fetches.push(api('GET', `${incPath(inc.id)}/tasks`).then((r) => {
+        r.items.forEach((t) => tasksById.set(String(t.id), t));
+        tasksPanel(tasksSec, inc, r.items, reload);
+      }));
+    }
+    const panels = [notesSec, reportsSec, tasksSec];
+    const settled = await Promise.allSettled(fetches);
+    settled.forEach((s, i) => {
+      if (s.status === 'rejected' && ctx.alive() && s.reason.status !== 401) {
+        panels[i].appendChild(h('p', { class: 'form-error', role: 'alert' }, s.reason.message));
+      }
+    });
+    try {
+      const tl = await api('GET', `${incPath(inc.id)}/timeline`);
+      if (ctx.alive()) timelinePanel(timelineSec, tl.items, tasksById);
+    } catch (e) {
+      if (ctx.alive() && e.status !== 401) timelineSec.appendChild(h('p', { class: 'form-error', role: 'alert' }, e.message));
+    }
+  }
+
+  function lifecycle(inc, reload) {
+    const phases = ['new', 'triage', 'analysis', 'mitigation', 'recovery', 'closed'];
+    const curIdx = PHASE_ORDER[inc.status];
+    const steps = h('ol', { class: 'phases', 'aria-label': 'Lifecycle' }, phases.map((p, i) => {
+      let cls = 'phase';
+      if (p === inc.status) cls += ' current';
+      else if (i < curIdx && !['rejected', 'duplicate'].includes(inc.status)) cls += ' done';
+      return h('li', { class: cls }, p);
+    }));
+    if (inc.status === 'rejected' || inc.status === 'duplicate') steps.appendChild(h('li', { class: 'phase current terminal' }, inc.status));
+
+    const box = h('div', { class: 'lifecycle' }, steps);
+    if (!canEditIncidents()) return box;
+    const next = NEXT[inc.status] || [];
+    const err = h('span', { class: 'form-error', role: 'alert', hidden: true });
+    const actions = h('div', { class: 'status-actions', id: 'status-actions', role: 'group', 'aria-label': 'Move to' },
+      next.length ? h('span', { class: 'muted' }, inc.status === 'closed' || inc.status === 'rejected' ? 'Reopen:' : 'Move to:') : h('span', { class: 'muted' }, 'No further phases.'),
+      next.map((st) => {
+        const forward = PHASE_ORDER[st] > PHASE_ORDER[inc.status] && st !== 'rejected';
+        const cls = st === 'rejected' ? 'danger' : st === 'closed' ? 'closing' : forward ? 'primary' : 'ghost';
+        return h('button', {
+          type: 'button',
+          class: `small ${cls}`,
+          dataset: { status: st },
+          onclick: async (ev) => {
+            const b = ev.currentTarget;
+            actions.querySelectorAll('button').forEach((x) => { x.disabled = true; });
+            err.hidden = true;
+            try {
+              await api('PATCH', incPath(inc.id), { status: st });
+              flash(`${inc.id} moved to ${st}.`);
+              reload();
+            } catch (e) {
+              showError(err, e);
+              actions.querySelectorAll('button').forEach((x) => { x.disabled = false; });
+              b.focus();
+            }
+          },
+        }, st[0].toUpperCase() + st.slice(1));
+      }),
+      err);
+    box.appendChild(actions);
+    return box;
+  }
+
+  function properties(sec, inc, reload) {
+    const dl = h('dl', { class: 'kv' });
+    const kv = (k, v) => { dl.appendChild(h('dt', null, k)); dl.appendChild(h('dd', null, v)); };
+    const editable = canEditIncidents() && inc.status !== 'duplicate';
+    let sev; let tlp; let pap; let assignee;
+    if (editable) {
+      sev = select('severity', SEVERITIES, inc.severity, { id: 'edit-severity', 'aria-label': 'Severity' });
+      tlp = select('tlp', TLPS.map((t) => [t, `TLP:${t}`]), inc.tlp, { id: 'edit-tlp', 'aria-label': 'TLP' });
+      pap = select('pap', PAPS.map((p) => [p, `PAP:${p}`]), inc.pap, { id: 'edit-pap', 'aria-label': 'PAP' });
+      assignee = h('input', { id: 'edit-assignee', value: inc.assignee || '', placeholder: 'unassigned', list: 'dl-prop-users', 'aria-label': 'Assignee', spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off', size: 12 });
+      kv('Severity', sev);
+      kv('TLP', tlp);
+      kv('PAP', pap);
+      kv('Assignee', h('span', { class: 'inline' }, assignee,
+        h('datalist', { id: 'dl-prop-users' }, [...S.users].sort().map((u) => option(u))),
+        inc.assignee !== S.me.username ? h('button', { type: 'button', class: 'ghost small', id: 'assign-me', onclick: () => { assignee.value = S.me.username; changed(); } }, 'me') : null));
+    } else {
+      kv('Severity', sevBadge(inc.severity));
+      kv('TLP', tlpBadge(inc.tlp));
+      kv('PAP', papBadge(inc.pap));
+      kv('Assignee', inc.assignee || h('span', { class: 'muted' }, 'unassigned'));
+    }
+    kv('Classification', classificationText(inc.classification));
+    kv('Constituents', (inc.constituents || []).length
+      ? h('span', { class: 'chips' }, inc.constituents.map((c) => h('span', { class: 'chip', title: constituentName(c) }, c)))
+      : h('span', { class: 'muted' }, 'none'));
+    kv('Tags', (inc.tags || []).length
+      ? h('span', { class: 'chips' }, inc.tags.map((t) => h('a', { class: 'tag', href: `#/incidents?status=&tag=${encodeURIComponent(t)}` }, t)))
+      : h('span', { class: 'muted' }, 'none'));
+    kv('Due', h('span', null, timeEl(inc.due_at), ' ', dueEl(inc)));
+    kv('Created', h('span', null, timeEl(inc.created_at), inc.created_by ? ` by ${inc.created_by}` : ''));
+    kv('Updated', timeEl(inc.updated_at));
+    if (inc.metrics) {
+      const m = inc.metrics;
+      kv('Time to triage', m.time_to_triage_s === null ? '—' : fmtDuration(m.time_to_triage_s));
+      kv('Time to close', m.time_to_close_s === null ? '—' : fmtDuration(m.time_to_close_s));
+    }
+    sec.appendChild(dl);
+    if (!editable) return;
+
+    const err = errorBox();
+    const save = h('button', { type: 'submit', class: 'primary small', id: 'save-props', disabled: true }, 'Save');
+    const form = h('form', { class: 'props-form' }, err, h('div', { class: 'actions' }, save));
+    const redHint = h('p', { class: 'hint', hidden: true }, 'TLP:RED: only the assignee, coordinators and admins will see this incident.');
+    form.insertBefore(redHint, form.firstChild);
+    function changed() {
+      redHint.hidden = !(tlp.value === 'RED' && inc.tlp !== 'RED');
+      save.disabled = sev.value === inc.severity && tlp.value === inc.tlp && pap.value === inc.pap && assignee.value.trim() === (inc.assignee || '');
+    }
+    [sev, tlp, pap].forEach((s) => s.addEventListener('change', changed));
+    assignee.addEventListener('input', changed);
+    assignee.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); form.requestSubmit(); } });
+    onSubmit(form, err, async () => {
+      const patch = {};
+      if (sev.value !== inc.severity) patch.severity = sev.value;
+      if (tlp.value !== inc.tlp) patch.tlp = tlp.value;
+      if (pap.value !== inc.pap) patch.pap = pap.value;
+      const a = assignee.value.trim();
+      if (a !== (inc.assignee || '')) patch.assignee = a || null;
+      if (!Object.keys(patch).length) return;
+      // Handlers and analysts see a TLP:RED incident only while assigned to it: handing one over
+      // (or marking it RED for someone else) takes it out of sight, which is not an error.
+      const redScoped = S.me.role === 'handler' || S.me.role === 'analyst';
+      const gone = (t, a) => redScoped && t === 'RED' && a !== S.me.username;
+      const leave = () => {
+        flash(`Saved. ${inc.id} is TLP:RED and no longer assigned to you, so you cannot see it any more.`, 'warn');
+        location.hash = '#/incidents';
+      };
+      let res;
+      try {
+        res = await api('PATCH', incPath(inc.id), patch);
+      } catch (e) {
+        if (e.status === 404 && gone(patch.tlp || inc.tlp, 'assignee' in patch ? patch.assignee : inc.assignee)) { leave(); return; }
+        throw e;
+      }
+      if (res && gone(res.tlp, res.assignee)) { leave(); return; }
+      flash('Incident updated.');
+      reload();
+    });
+    form.id = 'props-form';
+    sec.appendChild(form);
+  }
+
+  function notesPanel(sec, inc, notes, reload) {
+    const list = h('ol', { class: 'notes', id: 'note-list' });
+    if (!notes.length) list.appendChild(h('li', { class: 'muted empty-item' }, 'No notes yet.'));
+    for (const n of notes) {
+      noteUser(n.author);
+      list.appendChild(h('li', { class: `note ${n.shared ? 'shared' : 'internal'}`, dataset: { id: n.id, visibility: n.visibility } },
+        h('div', { class: 'note-head' },
+          h('span', { class: 'author' }, n.author || '?'),
+          timeEl(n.created_at, 'muted'),
+          h('span', { class: `badge vis vis-${n.shared ? 'shared' : 'internal'}`, title: n.shared ? 'visible to the constituents of this incident' : 'visible to CIRT staff only' },
+            n.shared ? 'shared' : 'internal')),
+        h('div', { class: 'prose note-body' }, n.body)));
+    }
+    sec.appendChild(list);
+
+    const err = errorBox();
+    const body = h('textarea', { name: 'body', id: 'note-body', rows: 3, required: true, placeholder: isStaff() ? 'Write a note… (Ctrl+Enter to add)' : 'Write to the CIRT… (Ctrl+Enter to send)', 'aria-label': 'Note' });
+    let visControl = null;
+    let internal = null;
+    let shared = null;
+    if (isStaff()) {
+      internal = h('input', { type: 'radio', name: 'visibility', value: 'internal', id: 'note-internal', checked: true });
+      shared = h('input', { type: 'radio', name: 'visibility', value: 'shared', id: 'note-shared' });
+      visControl = h('fieldset', { class: 'vis-choice' },
+        h('legend', { class: 'sr-only' }, 'Visibility'),
+        h('label', { for: 'note-internal', class: 'radio' }, internal, ' Internal ', h('span', { class: 'muted' }, '(CIRT only)')),
+        h('label', { for: 'note-shared', class: 'radio' }, shared, ' Shared ', h('span', { class: 'muted' }, '(constituents see it)')));
+    } else {
+      visControl = h('span', { class: 'muted' }, 'Your notes are shared with the CIRT handling this incident.');
+    }
+    const form = h('form', { class: 'note-form', id: 'note-form' }, body, err,
+      h('div', { class: 'actions' }, visControl, h('span', { class: 'spacer' }), h('button', { type: 'submit', class: 'primary small' }, 'Add note')));
+    onSubmit(form, err, async () => {
+      const text = body.value;
+      if (!text.trim()) throw new Error('The note is empty.');
+      const payload = { body: text };
+      if (isStaff()) payload.visibility = shared.checked ? 'shared' : 'internal';
+      await api('POST', `${incPath(inc.id)}/notes`, payload);
+      body.value = '';
+      flash('Note added.');
+      reload();
+    });
+    sec.appendChild(form);
+  }
+
+  function tasksPanel(sec, inc, tasks, reload) {
+    const open = tasks.filter((t) => t.status === 'open' || t.status === 'in_progress').length;
+    sec.querySelector('h2').appendChild(h('span', { class: 'muted count' }, tasks.length ? ` · ${open} of ${tasks.length} open` : ''));
+    const list = h('ul', { class: 'tasks', id: 'task-list' });
+    if (!tasks.length) list.appendChild(h('li', { class: 'muted empty-item' }, 'No tasks.'));
+    for (const t of tasks) {
+      noteUser(t.assignee);
+      const done = t.status === 'done';
+      const box = h('input', { type: 'checkbox', checked: done, disabled: t.status === 'cancelled', 'aria-label': `${done ? 'Reopen' : 'Mark done'}: ${t.title}` });
+      const err = h('span', { class: 'form-error', role: 'alert', hidden: true });
+      box.addEventListener('change', async () => {
+        box.disabled = true;
+        try {
+          await api('PATCH', `${incPath(inc.id)}/tasks/${encodeURIComponent(t.id)}`, { status: box.checked ? 'done' : 'open' });
+          reload();
+        } catch (e) {
+          box.checked = !box.checked;
+          box.disabled = false;
+          showError(err, e);
+        }
+      });
+      list.appendChild(h('li', { class: `task task-${cssToken(t.status)}`, dataset: { id: t.id, status: t.status } },
+        h('label', { class: 'task-main' }, box, h('span', { class: 'task-title' }, t.title)),
+        t.status !== 'open' && t.status !== 'done' ? h('span', { class: 'badge task-status' }, t.status.replace('_', ' ')) : null,
+        t.assignee ? h('span', { class: 'chip' }, t.assignee) : null,
+        t.due_at ? h('span', { class: 'muted' }, 'due ', timeEl(t.due_at)) : null,
+        err));
+    }
+    sec.appendChild(list);
+
+    const err = errorBox();
+    const title = h('input', { name: 'title', id: 'task-title', required: true, maxlength: 300, placeholder: 'New task, e.g. "Request takedown of the phishing domain"', 'aria-label': 'Task title', autocomplete: 'off' });
+    const who = h('input', { name: 'assignee', id: 'task-assignee', placeholder: 'assignee', list: 'dl-task-users', 'aria-label': 'Task assignee', size: 10, spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' });
+    const form = h('form', { class: 'task-form inline-form', id: 'task-form' }, title, who,
+      h('datalist', { id: 'dl-task-users' }, [...S.users].sort().map((u) => option(u))),
+      h('button', { type: 'submit', class: 'small' }, 'Add task'), err);
+    onSubmit(form, err, async () => {
+      const payload = { title: title.value.trim() };
+      if (!payload.title) throw new Error('A task needs a title.');
+      if (who.value.trim()) payload.assignee = who.value.trim();
+      await api('POST', `${incPath(inc.id)}/tasks`, payload);
+      flash('Task added.');
+      reload();
+    });
+    sec.appendChild(form);
+  }
+
+  function timelineText(ev, tasksById) {
+    const arrow = (a, b) => [a === null || a === undefined ? '∅' : a, ' → ', b === null || b === undefined ? '∅' : b];
+    switch (ev.kind) {
+      case 'created': return ['opened the incident'];
+      case 'status': return ['status ', h('b', null, ev.old_value || '∅'), ' → ', h('b', null, ev.new_value || '∅')];
+      case 'assignee': return ev.new_value ? ['assigned to ', h('b', null, ev.new_value), ev.old_value ? ` (was ${ev.old_value})` : ''] : ['unassigned ', ev.old_value || ''];
+      case 'severity': return ['severity ', ...arrow(ev.old_value, ev.new_value)];
+      case 'tlp': return ['TLP ', ...arrow(ev.old_value, ev.new_value)];
+      case 'note': return [`added ${ev.field === 'shared' ? 'a shared' : 'an internal'} note`];
+      case 'task': {
+        const t = tasksById.get(String(ev.new_value));
+        const name = t ? ['“', t.title, '”'] : [`#${ev.new_value}`];
+        return ev.field === 'created' ? ['added task ', ...name] : ['task ', ...name, ` ${String(ev.field || '').replace('_', ' ')}`];
+      }
+      case 'report': return ['linked report ', h('span', { class: 'mono' }, ev.new_value || '')];
+      case 'merged_from': return ['merged duplicate ', h('a', { href: `#/incidents/${encodeURIComponent(ev.new_value || '')}`, class: 'mono' }, ev.new_value || ''), ' into this'];
+      case 'merged_into': return ['merged into ', h('a', { href: `#/incidents/${encodeURIComponent(ev.new_value || '')}`, class: 'mono' }, ev.new_value || '')];
+      case 'field':
+        if (ev.field === 'description') return ['edited the description'];
+        if (ev.field === 'due_at') return ['due ', ...arrow(fmtTime(ev.old_value), fmtTime(ev.new_value))];
+        return [`${ev.field} `, ...arrow(ev.old_value, ev.new_value)];
+      default:
+        return [`${ev.kind}${ev.field ? ` ${ev.field}` : ''} `, ...arrow(ev.old_value, ev.new_value)];
+    }
+  }
+
+  function timelinePanel(sec, items, tasksById) {
+    const list = h('ol', { class: 'timeline', id: 'timeline-list' });
+    if (!items.length) list.appendChild(h('li', { class: 'muted empty-item' }, 'Nothing recorded yet.'));
+    for (const ev of items.slice().reverse()) {
+      list.appendChild(h('li', { class: `tl tl-${cssToken(ev.kind)}`, dataset: { kind: ev.kind } },
+        timeEl(ev.at, 'tl-time', true),
+        h('span', { class: 'tl-text' }, h('span', { class: 'actor' }, ev.actor || 'system'), ' ', timelineText(ev, tasksById))));
+    }
+    sec.appendChild(list);
+  }
+
+  function reportsPanel(sec, inc, reports, reload) {
+    const list = h('ul', { class: 'linked-reports' });
+    if (!reports.length) list.appendChild(h('li', { class: 'muted empty-item' }, 'No reports linked.'));
+    for (const r of reports) {
+      list.appendChild(h('li', null,
+        h('a', { href: `#/reports?open=${encodeURIComponent(r.id)}`, class: 'mono' }, r.id), ' ',
+        h('span', { class: 'chip' }, r.source), ' ',
+        r.title || h('span', { class: 'muted' }, r.source_ref)));
+    }
+    sec.appendChild(list);
+    if (!canLinkReports() || inc.status === 'duplicate') return;
+    const err = errorBox();
+    const rid = h('input', { name: 'report', id: 'link-report', placeholder: 'report ID', 'aria-label': 'Report ID to link', size: 16, autocomplete: 'off', spellcheck: 'false' });
+    const form = h('form', { class: 'inline-form' }, rid, h('button', { type: 'submit', class: 'small' }, 'Link'), err);
+    onSubmit(form, err, async () => {
+      if (!rid.value.trim()) throw new Error('Give the ID of a report.');
+      await api('POST', `${incPath(inc.id)}/reports`, { report: rid.value.trim() });
+      flash('Report linked.');
+      reload();
+    });
+    sec.appendChild(form);
+  }
+
+  // ---- reports ----
+
+  async function viewReports(main, ctx, query) {
+    await loadConstituents().catch(() => { S.constituents = []; });
+    if (!ctx.alive()) return;
+    const openId = query.get('open');
+    const formHost = h('div', { id: 'report-form-host' });
+    const toggle = h('button', { type: 'button', class: 'primary', id: 'file-report' }, '+ File a report');
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Reports'),
+      h('span', { class: 'muted' }, isStaff() ? 'everything reported to the CIRT' : `filed by ${S.me.constituent || 'your organisation'}`),
+      h('span', { class: 'spacer' }), toggle));
+    main.appendChild(formHost);
+
+    const tbody = h('tbody');
+    const table = h('table', { class: 'grid reports', id: 'report-table' },
+      h('thead', null, h('tr', null,
+        h('th', { class: 'c-id' }, 'ID'), h('th', { class: 'c-time' }, 'Received'), h('th', null, 'Source'),
+        h('th', null, 'Reference'), h('th', { class: 'c-title' }, 'Title'), h('th', null, 'Constituent'),
+        h('th', null, 'Reporter'), h('th', null, 'Incident'))),
+      tbody);
+    const more = h('button', { type: 'button', class: 'ghost', hidden: true }, 'Load more');
+    const status = h('div', { class: 'list-status' });
+    main.appendChild(h('div', { class: 'table-wrap' }, table));
+    main.appendChild(h('div', { class: 'list-foot' }, status, more));
+
+    toggle.addEventListener('click', () => {
+      if (formHost.firstChild) { clear(formHost); return; }
+      formHost.appendChild(reportForm(() => { clear(formHost); load(false); }));
+      const first = formHost.querySelector('input, textarea');
+      if (first) first.focus();
+    });
+
+    let cursor = null;
+    let count = 0;
+
+    function detailRow(r) {
+      const rep = r.reporter || {};
+      const who = [rep.name, rep.email, rep.phone].filter(Boolean).join(' · ');
+      return h('tr', { class: 'detail-row' }, h('td', { colspan: 8 },
+        h('div', { class: 'report-detail' },
+          h('dl', { class: 'kv' },
+            h('dt', null, 'Reporter'), h('dd', null, who || '—'),
+            h('dt', null, 'Filed by'), h('dd', null, `${r.created_by || '?'}${r.filed_by_org ? ` (${r.filed_by_org})` : ''}`)),
+          r.body ? h('div', { class: 'prose' }, r.body) : h('p', { class: 'muted' }, 'No text.'))));
+    }
+
+    function row(r) {
+      const rep = r.reporter || {};
+      const tr = h('tr', { class: 'clickable', dataset: { id: r.id }, title: 'Show or hide the report text' },
+        h('td', { class: 'c-id mono' }, r.id),
+        h('td', { class: 'c-time' }, timeEl(r.created_at, null, true)),
+        h('td', null, h('span', { class: 'chip' }, r.source)),
+        h('td', { class: 'mono small' }, r.source_ref),
+        h('td', { class: 'c-title' }, r.title || h('span', { class: 'muted' }, '(no title)')),
+        h('td', null, r.constituent || h('span', { class: 'muted' }, '—')),
+        h('td', null, rep.name || rep.email || h('span', { class: 'muted' }, '—')),
+        h('td', null, r.incident
+          ? (canReadIncidents() ? h('a', { href: `#/incidents/${encodeURIComponent(r.incident)}`, class: 'mono' }, r.incident) : h('span', { class: 'mono' }, r.incident))
+          : h('span', { class: 'muted' }, 'unlinked')));
+      let detail = null;
+      const toggleDetail = () => {
+        if (detail) { detail.remove(); detail = null; tr.classList.remove('open'); return; }
+        detail = detailRow(r);
+        tr.after(detail);
+        tr.classList.add('open');
+      };
+      tr.addEventListener('click', (ev) => { if (!ev.target.closest('a')) toggleDetail(); });
+      if (openId && r.id === openId) setTimeout(toggleDetail, 0);
+      return tr;
+    }
+
+    async function load(appendMore) {
+      status.textContent = 'Loading…';
+      more.hidden = true;
+      try {
+        const res = await api('GET', `/api/v1/reports${qs({ limit: 50, cursor: appendMore ? cursor : '' })}`);
+        if (!ctx.alive()) return;
+        if (!appendMore) { clear(tbody); count = 0; }
+        res.items.forEach((r) => tbody.appendChild(row(r)));
+        count += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        status.textContent = count ? `${count}${cursor ? '+' : ''} shown` : '';
+        if (!count) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: 8 }, 'No reports yet.')));
+      } catch (e) {
+        if (e.status === 401) return;
+        status.textContent = '';
+        status.appendChild(h('span', { class: 'form-error', role: 'alert' }, e.message));
+      }
+    }
+    more.addEventListener('click', () => load(true));
+    await load(false);
+  }
+
+  function reportForm(done) {
+    const err = errorBox();
+    const field = (label, el, cls) => { el.id = el.id || `rep-${el.name}`; return h('div', { class: `field ${cls || ''}` }, h('label', { for: el.id }, label), el); };
+    const source = h('input', { name: 'source', required: true, value: isStaff() ? 'phone' : 'web', list: 'dl-sources', autocomplete: 'off', spellcheck: 'false', size: 10 });
+    const ref = h('input', { name: 'source_ref', required: true, maxlength: 256, autocomplete: 'off', placeholder: 'ticket, message-id, call log no.' });
+    const now = new Date();
+    ref.value = `${S.me.username}-${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+    const title = h('input', { name: 'title', maxlength: 300, autocomplete: 'off' });
+    const body = h('textarea', { name: 'body', rows: 4 });
+    const rname = h('input', { name: 'reporter_name', autocomplete: 'off' });
+    const remail = h('input', { name: 'reporter_email', type: 'email', autocomplete: 'off' });
+    const rphone = h('input', { name: 'reporter_phone', type: 'tel', autocomplete: 'off' });
+    const constituent = S.me.constituent
+      ? h('input', { name: 'constituent', value: S.me.constituent, readOnly: true })
+      : select('constituent', [['', '— none —'], ...(S.constituents || []).map((c) => [c.short_name, `${c.short_name} — ${c.name}`])], '');
+    const incident = canLinkReports() ? h('input', { name: 'incident', placeholder: 'incident ID (optional)', autocomplete: 'off', spellcheck: 'false' }) : null;
+    const form = h('form', { class: 'card report-form', id: 'report-form' },
+      h('h2', null, 'File a report'),
+      h('div', { class: 'row' }, field('Source', source), field('Source reference', ref, 'grow'), field('Constituent', constituent), incident ? field('Link to incident', incident) : null),
+      h('datalist', { id: 'dl-sources' }, REPORT_SOURCES.map((s) => option(s))),
+      field('Title', title, 'wide'),
+      field('What happened', body, 'wide'),
+      h('div', { class: 'row' }, field('Reporter name', rname, 'grow'), field('E-mail', remail, 'grow'), field('Phone', rphone)),
+      err,
+      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'File report'), h('button', { type: 'button', class: 'ghost', onclick: done }, 'Cancel')));
+    onSubmit(form, err, async () => {
+      const payload = { source: source.value.trim(), source_ref: ref.value.trim() };
+      const opt = (k, v) => { if (v && v.trim()) payload[k] = v.trim(); };
+      opt('title', title.value);
+      if (body.value.trim()) payload.body = body.value;
+      opt('constituent', constituent.value);
+      if (incident) opt('incident', incident.value);
+      const reporter = {};
+      if (rname.value.trim()) reporter.name = rname.value.trim();
+      if (remail.value.trim()) reporter.email = remail.value.trim();
+      if (rphone.value.trim()) reporter.phone = rphone.value.trim();
+      if (Object.keys(reporter).length) payload.reporter = reporter;
+      const res = await fetchReport(payload);
+      flash(res.created ? `Report ${res.report.id} filed.` : `That report exists already: ${res.report.id}.`, res.created ? 'ok' : 'warn');
+      done();
+    });
+    return form;
+  }
+
+  async function fetchReport(payload) {
+    // 201 = new, 200 = the same source/source_ref was filed before; api() hides the code, so ask fetch directly.
+    const res = await fetch('/api/v1/reports', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'X-CSRF-Token': S.csrf || '' },
+      body: JSON.stringify(payload),
+    });
+    const data = await res.json().catch(() => null);
+    if (!res.ok) {
+      if (res.status === 401) sessionLost();
+      throw new ApiError(res.status, (data && (data.detail || data.title)) || `${res.status} ${res.statusText}`);
+    }
+    return { created: res.status === 201, report: data };
+  }
+
+  boot();
+})();

@@ -1,0 +1,501 @@
+#!/usr/bin/env node
+/*
+ * Browser tests of the dzong web UI: playwright-core driving Debian's Chromium.
+ *
+ *   cd tests/browser && npm install          (once)
+ *   node tests/browser/run.mjs --dzong build/dzong [--keep]
+ *
+ * Creates a temporary data directory with a handler and a constituent user,
+ * starts `dzong serve` on a free 127.0.0.1 port, runs the scenarios in order
+ * (later ones build on the incident the earlier ones created), stops the
+ * server whatever happens, and prints "N passed, N failed" as the last line.
+ * Screenshots go to the temporary directory, which --keep leaves in place.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+const HANDLER = { username: 'hana.handler', password: 'handler-pass-0123456789' };
+const CONSTITUENT = { username: 'bank.analyst', password: 'constituent-pass-0123456789' };
+const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
+
+// ---- arguments ----
+
+function parseArgs(argv) {
+  const out = { dzong: null, keep: false };
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--dzong') out.dzong = argv[++i];
+    else if (a.startsWith('--dzong=')) out.dzong = a.slice(8);
+    else if (a === '--keep') out.keep = true;
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node tests/browser/run.mjs --dzong PATH_TO_DZONG [--keep]');
+      process.exit(0);
+    } else {
+      console.error(`run.mjs: unknown argument ${a}`);
+      process.exit(2);
+    }
+  }
+  if (!out.dzong) {
+    console.error('usage: node tests/browser/run.mjs --dzong PATH_TO_DZONG [--keep]');
+    process.exit(2);
+  }
+  out.dzong = path.resolve(out.dzong);
+  return out;
+}
+
+const opts = parseArgs(process.argv);
+if (!fs.existsSync(CHROMIUM)) {
+  console.error(`run.mjs: ${CHROMIUM} is missing; install it with: apt-get install -y chromium`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const started = Date.now();
+const log = (...a) => console.log(...a);
+
+// ---- the server ----
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dzong-browser-'));
+const dataDir = path.join(tmp, 'data');
+let server = null;
+
+function dz(args, input) {
+  const r = spawnSync(opts.dzong, ['--data', dataDir, ...args], { input, encoding: 'utf8', timeout: 30000 });
+  if (r.error) throw new Error(`dzong ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`dzong ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer() {
+  dz(['init']);
+  dz(['constituent', 'add', 'bank', 'Test National Bank']);
+  dz(['constituent', 'add', 'power', 'Test Power Utility']);
+  dz(['user', 'add', HANDLER.username, '--role', 'handler', '--password-stdin'], `${HANDLER.password}\n`);
+  dz(['user', 'add', CONSTITUENT.username, '--role', 'constituent', '--constituent', 'bank', '--password-stdin'],
+    `${CONSTITUENT.password}\n`);
+  const port = await freePort();
+  const logFd = fs.openSync(path.join(tmp, 'server.log'), 'a');
+  server = spawn(opts.dzong, ['--data', dataDir, 'serve', '--listen', `127.0.0.1:${port}`],
+    { stdio: ['ignore', logFd, logFd] });
+  fs.closeSync(logFd);
+  server.on('exit', () => { server.exited = true; });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (server.exited) throw new Error(`dzong serve exited early; see ${path.join(tmp, 'server.log')}`);
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return base;
+    } catch (e) { /* not up yet */ }
+    await sleep(100);
+  }
+  throw new Error('dzong serve did not answer /healthz within 10 s');
+}
+
+async function stopServer() {
+  if (!server || server.exited) return;
+  server.kill('SIGTERM');
+  for (let i = 0; i < 30 && !server.exited; i++) await sleep(100);
+  if (!server.exited) server.kill('SIGKILL');
+}
+
+// Stop the server even on Ctrl-C or an uncaught error.
+process.on('exit', () => { if (server && !server.exited) server.kill('SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (server && !server.exited) server.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+// ---- small assertion helpers (playwright-core has no expect) ----
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+async function until(what, fn, timeout = 5000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await sleep(50);
+  }
+}
+
+async function textOf(page, selector) {
+  return (await page.locator(selector).first().textContent()) || '';
+}
+
+async function waitText(page, selector, expected, timeout) {
+  await until(`"${expected}" in ${selector}`, async () => (await textOf(page, selector)).includes(expected), timeout);
+}
+
+// ---- scenarios ----
+
+const results = [];
+let shotN = 0;
+
+async function scenario(page, name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    const shot = path.join(tmp, `failure-${++shotN}.png`);
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(e.message).split('\n').join('\n     ')}\n     screenshot: ${shot}`);
+  }
+}
+
+async function login(page, who) {
+  await page.waitForSelector('#login-form');
+  await page.fill('#login-user', who.username);
+  await page.fill('#login-pass', who.password);
+  await page.click('#login-form button[type=submit]');
+  await waitText(page, '#me-user', who.username, 8000);
+}
+
+async function logout(page) {
+  await page.click('#logout');
+  await page.waitForSelector('#login-form');
+}
+
+// Seeds a few incidents through the API with the page's own session, for a realistic list.
+async function seed(page, incidents) {
+  return page.evaluate(async (list) => {
+    const who = await (await fetch('/api/v1/session')).json();
+    const ids = [];
+    for (const inc of list) {
+      const r = await fetch('/api/v1/incidents', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf_token },
+        body: JSON.stringify(inc),
+      });
+      const body = await r.json();
+      if (!r.ok) throw new Error(`seed: ${r.status} ${body.detail}`);
+      ids.push(body.id);
+    }
+    return ids;
+  }, incidents);
+}
+
+async function main() {
+  log(`dzong browser tests: ${opts.dzong}`);
+  log(`work dir: ${tmp}`);
+  const base = await startServer();
+  log(`server: ${base}`);
+
+  const { chromium } = await import('playwright-core');
+  const profile = path.join(tmp, 'chromium-profile');
+  fs.mkdirSync(profile);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1440, height: 900 },
+    locale: 'en-GB',
+    timezoneId: 'Asia/Thimphu',
+  });
+  context.setDefaultTimeout(6000);
+  const page = context.pages()[0] || await context.newPage();
+
+  const problems = [];
+  const expectedFailures = []; // URLs a scenario fetches on purpose to see them refused
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const t = m.text();
+    // The browser logs every non-2xx fetch; the 401s (no session yet, wrong password) are expected.
+    if (/Failed to load resource: the server responded with a status of 401/.test(t)) return;
+    const url = (m.location() && m.location().url) || '';
+    if (expectedFailures.some((u) => url.includes(u))) return;
+    problems.push(`console error: ${t}${url ? ` (${url})` : ''}`);
+  });
+
+  const state = { id: null, xssId: null, otherIds: [] };
+  const marker = `m${Date.now().toString(36)}`;
+
+  try {
+    await scenario(page, 'login: wrong password shows the message, the right one signs in, reload keeps the session', async () => {
+      await page.goto(base);
+      await page.waitForSelector('#login-form');
+      await page.fill('#login-user', HANDLER.username);
+      await page.fill('#login-pass', 'definitely-not-the-password');
+      await page.click('#login-form button[type=submit]');
+      await waitText(page, '#login-form .form-error', 'wrong user name or password');
+      assert(await page.locator('#me-user').count() === 0, 'signed in despite a wrong password');
+      await login(page, HANDLER);
+      await waitText(page, '#me-role', 'handler');
+      await page.reload();
+      await waitText(page, '#me-user', HANDLER.username);
+      await page.waitForSelector('#incident-table');
+    });
+
+    await scenario(page, 'create an incident through the form and see it in the list', async () => {
+      state.otherIds = await seed(page, [
+        { title: `Ransomware at the power utility ${marker}`, severity: 'critical', tlp: 'AMBER+STRICT', constituents: ['power'], classification: { taxonomy: 'malicious-code', type: 'infected-system' }, tags: ['ransomware'] },
+        { title: 'Scan from a university network', severity: 'low', tlp: 'CLEAR', classification: { taxonomy: 'information-gathering', type: 'scanner' } },
+        { title: 'Compromised mail account at the bank', severity: 'medium', tlp: 'GREEN', constituents: ['bank'], assignee: HANDLER.username },
+        { title: 'Leak of credentials under embargo', severity: 'high', tlp: 'RED', assignee: HANDLER.username },
+      ]);
+      await page.goto(`${base}/#/incidents`);
+      await page.click('#new-incident');
+      await page.waitForSelector('#incident-form');
+      await page.fill('#inc-title', `Phishing wave against Test National Bank ${marker}`);
+      await page.fill('#inc-description', 'SMS messages link to a fake e-banking login.\nReported by several citizens.');
+      await page.selectOption('#inc-classification', 'fraud/phishing');
+      await page.selectOption('#inc-severity', 'high');
+      await page.selectOption('#inc-tlp', 'AMBER');
+      await page.check('#inc-constituents input[value="bank"]');
+      await page.fill('#inc-tags', 'sms, banking');
+      await page.click('#incident-form button[type=submit]');
+      await page.waitForSelector('#incident-page[data-status="new"]');
+      state.id = (await textOf(page, '#inc-id')).trim();
+      assert(/^[A-Z0-9]+-\d{4}-\d{5}$/.test(state.id), `unexpected incident id "${state.id}"`);
+      await page.click('.toolbar a.back');
+      const row = page.locator(`#incident-table tr[data-id="${state.id}"]`);
+      await row.waitFor();
+      const text = await row.textContent();
+      for (const want of [`Phishing wave against Test National Bank ${marker}`, 'TLP:AMBER', 'high', 'new', 'bank', 'phishing']) {
+        assert(text.includes(want), `list row lacks "${want}": ${text}`);
+      }
+      assert(await page.locator('#incident-table tbody tr[data-id]').count() >= 4, 'seeded incidents are missing from the list');
+      await page.evaluate(() => { document.getElementById('flash').hidden = true; });
+      await page.screenshot({ path: path.join(tmp, 'list.png') });
+    });
+
+    await scenario(page, 'list filters, search and sorting', async () => {
+      await page.goto(`${base}/#/incidents`);
+      await page.waitForSelector(`#incident-table tr[data-id="${state.id}"]`);
+      await page.fill('#f-q', marker);
+      await until('search to leave only the two marked incidents', async () => await page.locator('#incident-table tbody tr[data-id]').count() === 2);
+      await page.selectOption('#f-constituent', 'bank');
+      await until('constituent filter', async () => await page.locator('#incident-table tbody tr[data-id]').count() === 1);
+      await page.fill('#f-q', '');
+      await page.selectOption('#f-constituent', '');
+      await page.selectOption('#f-tlp', 'RED');
+      await until('TLP filter', async () => {
+        const rows = page.locator('#incident-table tbody tr[data-id]');
+        return await rows.count() === 1 && (await rows.first().textContent()).includes('Leak of credentials');
+      });
+      await page.selectOption('#f-tlp', '');
+      await page.click('th button.sort:has-text("Severity")');
+      await until('sort by severity, highest first', async () => (await textOf(page, '#incident-table tbody tr[data-id]')).includes('critical'));
+      assert(page.url().includes('sort=-severity'), `filters are not kept in the address: ${page.url()}`);
+      await page.click('#f-assignee');
+      await page.fill('#f-assignee', 'none');
+      await until('unassigned filter', async () => {
+        const t = await page.locator('#incident-table tbody').textContent();
+        return !t.includes('Leak of credentials') && t.includes('Scan from a university');
+      });
+      await page.click('.filters button:has-text("Reset")');
+      await until('reset', async () => await page.locator('#incident-table tbody tr[data-id]').count() === 5);
+    });
+
+    await scenario(page, 'open the incident, move it to triage then analysis; the timeline shows it', async () => {
+      await page.goto(`${base}/#/incidents`);
+      await page.click(`#incident-table tr[data-id="${state.id}"] a.title-link`);
+      await page.waitForSelector('#incident-page[data-status="new"]');
+      const buttons = await page.locator('#status-actions button').allTextContents();
+      assert(buttons.join(',') === 'Triage,Rejected', `from new the buttons should be Triage, Rejected; got ${buttons}`);
+      await page.click('#status-actions button[data-status="triage"]');
+      await page.waitForSelector('#incident-page[data-status="triage"]');
+      const b2 = await page.locator('#status-actions button').allTextContents();
+      assert(b2.join(',') === 'Analysis,Rejected,Closed', `from triage: got ${b2}`);
+      await page.click('#status-actions button[data-status="analysis"]');
+      await page.waitForSelector('#incident-page[data-status="analysis"]');
+      await waitText(page, '.phases .phase.current', 'analysis');
+      await waitText(page, '#timeline-list', 'status new → triage');
+      await waitText(page, '#timeline-list', 'status triage → analysis');
+      await waitText(page, '#timeline-list', 'opened the incident');
+    });
+
+    await scenario(page, 'edit severity, TLP and assignee', async () => {
+      await page.waitForSelector('#incident-page[data-status="analysis"]');
+      await page.selectOption('#edit-severity', 'critical');
+      await page.selectOption('#edit-tlp', 'GREEN');
+      await page.click('#assign-me');
+      await page.click('#save-props');
+      await until('the saved values', async () => (await page.locator('#incident-page .toolbar').textContent()).includes('TLP:GREEN'));
+      await waitText(page, '#incident-page .toolbar', 'critical');
+      assert(await page.inputValue('#edit-assignee') === HANDLER.username, 'assignee not saved');
+      await waitText(page, '#timeline-list', 'severity high → critical');
+      await waitText(page, '#timeline-list', 'TLP AMBER → GREEN');
+      await waitText(page, '#timeline-list', `assigned to ${HANDLER.username}`);
+    });
+
+    await scenario(page, 'add a shared note and an internal note', async () => {
+      await page.fill('#note-body', `Shared with the bank: please reset the affected accounts ${marker}`);
+      await page.check('#note-shared');
+      await page.click('#note-form button[type=submit]');
+      await page.waitForSelector(`#note-list li[data-visibility="shared"]:has-text("reset the affected accounts ${marker}")`);
+      await page.fill('#note-body', `Internal only: the sender domain belongs to a known actor ${marker}`);
+      assert(await page.isChecked('#note-internal'), 'new notes should default to internal');
+      await page.click('#note-form button[type=submit]');
+      await page.waitForSelector(`#note-list li[data-visibility="internal"]:has-text("known actor ${marker}")`);
+      assert(await page.locator('#note-list li.note').count() === 2, 'expected exactly two notes');
+      await waitText(page, '#timeline-list', 'added a shared note');
+      await waitText(page, '#timeline-list', 'added an internal note');
+    });
+
+    await scenario(page, 'add a task and mark it done', async () => {
+      await page.fill('#task-title', 'Request takedown of the phishing domain');
+      await page.click('#task-form button[type=submit]');
+      const open = page.locator('#task-list li[data-status="open"]:has-text("Request takedown of the phishing domain")');
+      await open.waitFor();
+      await open.locator('input[type=checkbox]').click(); // the panel re-renders, so no check()
+      await page.waitForSelector('#task-list li[data-status="done"]:has-text("Request takedown of the phishing domain")');
+      await waitText(page, '#timeline-list', 'added task “Request takedown of the phishing domain”');
+      await waitText(page, '#timeline-list', 'task “Request takedown of the phishing domain” done');
+      await page.evaluate(() => { document.getElementById('flash').hidden = true; });
+      await page.screenshot({ path: path.join(tmp, 'detail.png'), fullPage: true });
+    });
+
+    await scenario(page, 'file a report and link it to the incident', async () => {
+      await page.goto(`${base}/#/reports`);
+      await page.waitForSelector('#report-table');
+      await page.click('#file-report');
+      await page.waitForSelector('#report-form');
+      await page.fill('#rep-source', 'phone');
+      await page.fill('#rep-source_ref', `call-${marker}`);
+      await page.fill('#rep-title', `Caller received a phishing SMS ${marker}`);
+      await page.fill('#rep-body', 'The SMS pointed to a look-alike bank domain.');
+      await page.selectOption('#rep-constituent', 'bank');
+      await page.fill('#rep-incident', state.id);
+      await page.fill('#rep-reporter_name', 'A. Citizen');
+      await page.click('#report-form button[type=submit]');
+      const row = page.locator(`#report-table tbody tr:has-text("call-${marker}")`);
+      await row.waitFor();
+      assert((await row.textContent()).includes(state.id), 'the report row does not show the linked incident');
+      await row.click();
+      await waitText(page, '#report-table tr.detail-row', 'look-alike bank domain');
+      await page.screenshot({ path: path.join(tmp, 'reports.png') });
+      await page.goto(`${base}/#/incidents/${state.id}`);
+      await waitText(page, '#linked-reports', `Caller received a phishing SMS ${marker}`);
+    });
+
+    await scenario(page, 'an XSS attempt in a title renders as text and never runs', async () => {
+      await page.goto(`${base}/#/incidents/new`);
+      await page.waitForSelector('#incident-form');
+      await page.fill('#inc-title', XSS_TITLE);
+      await page.fill('#inc-description', '<script>window.__xss=2</script><b>bold?</b>');
+      await page.check('#inc-constituents input[value="bank"]');
+      await page.fill('#inc-tags', '<svg onload=window.__xss=3>');
+      await page.click('#incident-form button[type=submit]');
+      await page.waitForSelector('#incident-page');
+      state.xssId = (await textOf(page, '#inc-id')).trim();
+      assert(await textOf(page, '#inc-title-text') === XSS_TITLE, 'the title is not shown verbatim');
+      await page.fill('#note-body', '<img src=x onerror=window.__xss=4>');
+      await page.click('#note-form button[type=submit]');
+      await page.waitForSelector('#note-list li.note');
+      await page.goto(`${base}/#/incidents`);
+      const row = page.locator(`#incident-table tr[data-id="${state.xssId}"]`);
+      await row.waitFor();
+      assert((await row.textContent()).includes(XSS_TITLE), 'the list does not show the title as text');
+      await sleep(300); // give a broken image a chance to fire onerror
+      assert(await page.evaluate(() => window.__xss) === undefined, 'window.__xss was set: script ran');
+      assert(await page.locator('#app img, #app svg, #app script').count() === 0, 'markup from data became elements');
+      await page.goto(`${base}/#/incidents/${state.xssId}`);
+      await page.waitForSelector('#note-list li.note');
+      await sleep(300);
+      assert(await page.evaluate(() => window.__xss) === undefined, 'window.__xss was set on the detail page');
+      assert(await page.locator('#app img, #app svg, #app script, #app b').count() === 0, 'markup from data became elements');
+    });
+
+    await scenario(page, 'the list pages with "Load more"', async () => {
+      const many = Array.from({ length: 48 }, (_, i) => ({ title: `Bulk scan finding ${i + 1} ${marker}`, severity: 'low', tlp: 'GREEN' }));
+      await seed(page, many);
+      await page.goto(`${base}/#/incidents?status=`);
+      await page.waitForSelector('#incident-table tbody tr[data-id]');
+      await until('the first page of 50', async () => await page.locator('#incident-table tbody tr[data-id]').count() === 50);
+      await page.waitForSelector('#load-more:not([hidden])');
+      await page.click('#load-more');
+      await until('the second page', async () => await page.locator('#incident-table tbody tr[data-id]').count() === 54);
+      assert(await page.isHidden('#load-more'), '"Load more" is still offered after the last page');
+      const ids = await page.locator('#incident-table tbody tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+      assert(new Set(ids).size === ids.length, 'a row appears twice across pages');
+    });
+
+    await scenario(page, "a constituent sees only its incidents, the shared note but not the internal one", async () => {
+      await logout(page);
+      await login(page, CONSTITUENT);
+      await waitText(page, '#me-role', 'constituent');
+      await page.waitForSelector(`#incident-table tr[data-id="${state.id}"]`);
+      const ids = await page.locator('#incident-table tbody tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+      for (const other of [state.otherIds[0], state.otherIds[1], state.otherIds[3]]) {
+        assert(!ids.includes(other), `constituent sees another organisation's incident ${other}`);
+      }
+      assert(ids.includes(state.otherIds[2]) && ids.includes(state.xssId), `constituent misses its own incidents: ${ids}`);
+      assert(await page.locator('#new-incident').count() === 0, 'constituent is offered "New incident"');
+      await page.click(`#incident-table tr[data-id="${state.id}"] a.title-link`);
+      await page.waitForSelector('#incident-page');
+      await waitText(page, '#note-list', `reset the affected accounts ${marker}`);
+      const body = await page.locator('#incident-page').textContent();
+      assert(!body.includes('known actor'), 'constituent sees the internal note');
+      assert(!body.includes('added an internal note'), 'constituent timeline shows internal activity');
+      for (const sel of ['#status-actions', '#tasks', '#edit-severity', '#save-props', '#edit-incident', '#link-report', '#note-internal']) {
+        assert(await page.locator(sel).count() === 0, `constituent sees control ${sel}`);
+      }
+      await page.fill('#note-body', `Thank you, accounts are reset ${marker}`);
+      await page.click('#note-form button[type=submit]');
+      await page.waitForSelector(`#note-list li[data-visibility="shared"]:has-text("accounts are reset ${marker}")`);
+      await page.screenshot({ path: path.join(tmp, 'constituent.png'), fullPage: true });
+      expectedFailures.push(`/api/v1/incidents/${state.otherIds[0]}`);
+      await page.goto(`${base}/#/incidents/${state.otherIds[0]}`);
+      await waitText(page, '.page-error', 'no incident');
+    });
+
+    await scenario(page, 'no JavaScript errors or CSP violations', async () => {
+      assert(problems.length === 0, problems.join('\n'));
+    });
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+let exitCode = 1;
+try {
+  await main();
+  exitCode = results.every((r) => r.ok) && results.length > 0 ? 0 : 1;
+} catch (e) {
+  log(`ERROR ${e.stack || e.message}`);
+  results.push({ name: 'setup', ok: false });
+} finally {
+  await stopServer();
+}
+const passed = results.filter((r) => r.ok).length;
+const failed = results.length - passed;
+log(`screenshots and server log: ${tmp}${opts.keep || failed ? '' : ' (removed; use --keep to keep)'}`);
+if (!opts.keep && !failed) fs.rmSync(tmp, { recursive: true, force: true });
+log(`time: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+log(`${passed} passed, ${failed} failed`);
+process.exit(failed || exitCode ? 1 : 0);
