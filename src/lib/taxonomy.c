@@ -60,6 +60,7 @@ static const struct { const char *from, *to; } type_aliases[] = {
     {"ransomware", "infected-system"},
     {"c&c", "c2-server"},
     {"c2", "c2-server"},
+    {"c2server", "c2-server"}, /* IntelMQ 2.x */
     {"malware-configuration", "malware-configuration"},
     {"ids-alert", "ids-alert"},
     {"bruteforce", "brute-force"},

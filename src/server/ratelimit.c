@@ -53,7 +53,8 @@ static rl_entry *slot_for(ratelimit *rl, const char *key, int64_t now, bool crea
     rl_entry *reusable = NULL;
     for (unsigned i = 0; i < 64; i++) {
         rl_entry *en = &rl->slots[(h + i) & (RL_SLOTS - 1)];
-        if (en->key[0] && strcmp(en->key, key) == 0)
+        /* Keys are stored cut to sizeof key - 1 bytes: compare as stored, or a long key would never match. */
+        if (en->key[0] && strncmp(en->key, key, sizeof en->key - 1) == 0)
             return en;
         bool stale = !en->key[0] || now - en->window_start >= rl->window_s;
         if (stale && !reusable)

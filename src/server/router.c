@@ -68,7 +68,7 @@ route_result router_match(const route *table, const char *method, const char *pa
 {
     route_params tmp;
     size_t allow_off = 0;
-    bool path_known = false, bad = false;
+    bool path_known = false, bad = false, allow_full = false;
     if (allow_len)
         allow[0] = '\0';
     *found = NULL;
@@ -86,9 +86,12 @@ route_result router_match(const route *table, const char *method, const char *pa
             return ROUTE_FOUND;
         }
         path_known = true;
-        if (allow_off + strlen(r->method) + 3 < allow_len)
+        /* Once a method does not fit, stop: a shorter one after it would make the list skip a method. */
+        if (!allow_full && allow_off + strlen(r->method) + 3 < allow_len)
             allow_off += (size_t)snprintf(allow + allow_off, allow_len - allow_off, "%s%s", allow_off ? ", " : "",
                                           r->method);
+        else
+            allow_full = true;
     }
     if (path_known)
         return ROUTE_METHOD_NOT_ALLOWED;

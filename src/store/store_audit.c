@@ -11,7 +11,9 @@ dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *ac
     db_stmt *st;
     char prev[AUDIT_HASH_HEX_LEN + 1] = AUDIT_GENESIS, hash[AUDIT_HASH_HEX_LEN + 1];
     int64_t seq = 1;
-    char *detail_text = json_dumps(detail ? detail : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    if (!detail) /* NULL means {}; made here so the one decref below frees it too */
+        detail = json_object();
+    char *detail_text = json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(detail);
     if (!detail_text)
         return dz_fail(e, DZ_ENOMEM, "out of memory");

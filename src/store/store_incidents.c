@@ -1015,6 +1015,14 @@ static dz_code merge_tx(store *s, db *d, void *arg, dz_err *e)
         db_bind_int(st, 2, sv.id);
         if ((rc = db_run(st, e)) == DZ_OK)
             rc = timeline_add(d, sv.id, now, c->who->username, "tlp", "tlp", sv.tlp, tlp_name(dp_tlp), e);
+        /* As on update: a handler who turns an unassigned incident RED keeps sight of it by owning it. */
+        if (rc == DZ_OK && dp_tlp == TLP_RED && sv.assignee_id == 0 && c->scope->red_user_id > 0 &&
+            (rc = db_prepare(d, "UPDATE incidents SET assignee_id = ? WHERE id = ?", &st, e)) == DZ_OK) {
+            db_bind_int(st, 1, c->scope->red_user_id);
+            db_bind_int(st, 2, sv.id);
+            if ((rc = db_run(st, e)) == DZ_OK)
+                rc = timeline_add(d, sv.id, now, c->who->username, "assignee", "assignee", NULL, c->who->username, e);
+        }
     }
     if (rc == DZ_OK && (rc = db_prepare(d, "UPDATE incidents SET status = 'duplicate', duplicate_of = ?, "
                                            "updated_at = ? WHERE id = ?", &st, e)) == DZ_OK) {
@@ -1046,5 +1054,7 @@ dz_code store_incident_merge(store *s, const principal *who, const store_scope *
     db *d;
     if (store_write(s, merge_tx, &c, e) != DZ_OK || store_reader(s, &d, e) != DZ_OK)
         return e->code;
-    return incident_json(d, scope, survivor, true, out, e);
+    /* As for an update: the survivor may now be TLP:RED (the duplicate's) and hidden from the caller; the
+     * merge is committed, so answer with what was written rather than a 404. */
+    return incident_json(d, &scope_all, survivor, true, out, e);
 }

@@ -1,0 +1,1707 @@
+/*
+ * The store on a real SQLite file: migrations, constituents and users,
+ * incidents through their phases (timeline, metrics), refused transitions,
+ * visibility scopes (organisation, TLP:RED), list filters and cursor
+ * pagination, merges, report idempotency, the audit chain (and tampering
+ * with it through SQLite directly), and the group-commit writer under
+ * concurrent load. Scopes come from the real policy (server/policy.c).
+ */
+#include "unit.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "lib/audit_chain.h"
+#include "lib/credentials.h"
+#include "lib/request_decode.h"
+#include "lib/timeutil.h"
+#include "server/policy.h"
+#include "store/store.h"
+
+#define T0 1772323200LL /* 2026-03-01T00:00:00Z */
+
+typedef struct fx {
+    char dir[64], path[128], url[160];
+    store *s;
+    principal sys, admin, coord, tashi, pema, dorji, sonam, partner;
+    int64_t druk, telecom, pcert;
+} fx;
+
+/* ---- helpers ---- */
+
+static const char *S(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static int64_t T(json_t *o, const char *key)
+{
+    int64_t t = 0;
+    const char *v = S(o, key);
+    if (!v || time_parse_iso(v, &t, NULL) != DZ_OK)
+        fail_msg("'%s' is not a time: %s", key, v ? v : "(null)");
+    return t;
+}
+
+static void get_user(fx *f, const char *name, principal *p)
+{
+    user_record u;
+    dz_err e = {0};
+    assert_dz_ok(store_user_get(f->s, name, &u, &e), e);
+    *p = u.p;
+}
+
+static store_scope scope_of(const principal *who)
+{
+    return policy_incident_scope(who);
+}
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+    char *b = NULL;
+    if (vasprintf(&b, fmt, ap) < 0)
+        fail_msg("out of memory");
+    return b;
+}
+
+/* Creates an incident from a JSON body (through the real decoder); fails the test on error. */
+static json_t *mk(fx *f, const principal *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static json_t *mk(fx *f, const principal *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *body = vfmt(fmt, ap);
+    va_end(ap);
+    incident_fields fl;
+    dz_err e = {0};
+    json_t *out = NULL;
+    if (decode_incident(body, strlen(body), true, &fl, &e) != DZ_OK)
+        fail_msg("decode %s: %s", body, e.msg);
+    dz_code rc = store_incident_create(f->s, who, &fl, &out, &e);
+    incident_fields_free(&fl);
+    if (rc != DZ_OK)
+        fail_msg("create %s: %s: %s", body, dz_code_name(rc), e.msg);
+    free(body);
+    return out;
+}
+
+/* Creates and returns only the public id (caller frees). */
+static char *mk_id(fx *f, const principal *who, const char *body)
+{
+    json_t *o = mk(f, who, "%s", body);
+    char *id = strdup(S(o, "id"));
+    json_decref(o);
+    return id;
+}
+
+static dz_code try_create(fx *f, const principal *who, const char *body, dz_err *e)
+{
+    incident_fields fl;
+    json_t *out = NULL;
+    if (decode_incident(body, strlen(body), true, &fl, e) != DZ_OK)
+        fail_msg("decode %s: %s", body, e->msg);
+    dz_code rc = store_incident_create(f->s, who, &fl, &out, e);
+    incident_fields_free(&fl);
+    json_decref(out);
+    return rc;
+}
+
+/* Updates with the caller's own scope; out may be NULL. */
+static dz_code upd(fx *f, const principal *who, const char *id, const char *body, json_t **out, dz_err *e)
+{
+    incident_fields fl;
+    json_t *o = NULL;
+    store_scope sc = scope_of(who);
+    if (decode_incident(body, strlen(body), false, &fl, e) != DZ_OK)
+        fail_msg("decode %s: %s", body, e->msg);
+    dz_code rc = store_incident_update(f->s, who, &sc, id, &fl, &o, e);
+    incident_fields_free(&fl);
+    if (out)
+        *out = o;
+    else
+        json_decref(o);
+    return rc;
+}
+
+static json_t *upd_ok(fx *f, const principal *who, const char *id, const char *body)
+{
+    json_t *o = NULL;
+    dz_err e = {0};
+    dz_code rc = upd(f, who, id, body, &o, &e);
+    if (rc != DZ_OK)
+        fail_msg("update %s with %s: %s: %s", id, body, dz_code_name(rc), e.msg);
+    return o;
+}
+
+static dz_code get(fx *f, const principal *who, const char *id, json_t **out)
+{
+    store_scope sc = scope_of(who);
+    dz_err e = {0};
+    *out = NULL;
+    return store_incident_get(f->s, &sc, id, out, &e);
+}
+
+static json_t *get_ok(fx *f, const principal *who, const char *id)
+{
+    json_t *o;
+    store_scope sc = scope_of(who);
+    dz_err e = {0};
+    assert_dz_ok(store_incident_get(f->s, &sc, id, &o, &e), e);
+    return o;
+}
+
+static json_t *timeline(fx *f, const principal *who, const char *id)
+{
+    json_t *o;
+    store_scope sc = scope_of(who);
+    dz_err e = {0};
+    assert_dz_ok(store_timeline_list(f->s, &sc, id, &o, &e), e);
+    return o;
+}
+
+static size_t audit_count(fx *f)
+{
+    json_t *a;
+    dz_err e = {0};
+    assert_dz_ok(store_audit_list(f->s, 0, 1000000, &a, &e), e);
+    size_t n = json_array_size(a);
+    json_decref(a);
+    return n;
+}
+
+static void audit_ok(fx *f)
+{
+    int64_t checked, bad;
+    char why[256];
+    dz_err e = {0};
+    assert_dz_ok(store_audit_verify(f->s, &checked, &bad, why, sizeof why, &e), e);
+    if (bad)
+        fail_msg("audit chain broken at %lld: %s", (long long)bad, why);
+    assert_int_equal(checked, audit_count(f));
+    assert_string_equal(why, "");
+}
+
+static bool json_list_is(json_t *arr, const char *const *want, size_t n)
+{
+    if (json_array_size(arr) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!json_string_value(json_array_get(arr, i)) || strcmp(json_string_value(json_array_get(arr, i)), want[i]))
+            return false;
+    return true;
+}
+
+static void unlink_db(const char *path)
+{
+    char p[300];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+/* ---- fixture: a migrated store with three organisations and a user of every role ---- */
+
+static int setup(void **state)
+{
+    dz_err e = {0};
+    assert_dz_ok(credentials_init(&e), e);
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/dzong-unit-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/x.db", f->dir);
+    snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
+    store_settings st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.id_prefix, sizeof st.id_prefix, "BTCIRT");
+    due_policy_default(&st.due);
+    assert_dz_ok(store_open(f->url, &st, &f->s, &e), e);
+    int applied = -1, version = -1;
+    assert_dz_ok(store_migrate(f->s, &applied, &version, &e), e);
+    assert_int_equal(applied, 1);
+    assert_int_equal(version, 1);
+    store_set_clock(f->s, T0);
+
+    f->sys.role = ROLE_ADMIN;
+    snprintf(f->sys.username, sizeof f->sys.username, "system");
+    assert_dz_ok(store_constituent_create(f->s, &f->sys, "druk-bank", "Druk Bank", NULL, &e), e);
+    assert_dz_ok(store_constituent_create(f->s, &f->sys, "bhutan-telecom", "Bhutan Telecom", NULL, &e), e);
+    assert_dz_ok(store_constituent_create(f->s, &f->sys, "partner-cert", "A partner CERT", NULL, &e), e);
+    assert_dz_ok(store_constituent_id(f->s, "druk-bank", &f->druk, &e), e);
+    assert_dz_ok(store_constituent_id(f->s, "bhutan-telecom", &f->telecom, &e), e);
+    assert_dz_ok(store_constituent_id(f->s, "partner-cert", &f->pcert, &e), e);
+
+    static const struct {
+        const char *name;
+        role r;
+        const char *org;
+    } users[] = {
+        {"admin", ROLE_ADMIN, NULL},          {"karma", ROLE_COORDINATOR, NULL},
+        {"tashi", ROLE_HANDLER, NULL},        {"pema", ROLE_ANALYST, NULL},
+        {"dorji", ROLE_CONSTITUENT, "druk-bank"}, {"sonam", ROLE_CONSTITUENT, "bhutan-telecom"},
+        {"pcert", ROLE_PARTNER, "partner-cert"},
+    };
+    for (size_t i = 0; i < sizeof users / sizeof users[0]; i++)
+        assert_dz_ok(store_user_create(f->s, &f->sys, users[i].name, users[i].r, users[i].org, NULL, &e), e);
+    get_user(f, "admin", &f->admin);
+    get_user(f, "karma", &f->coord);
+    get_user(f, "tashi", &f->tashi);
+    get_user(f, "pema", &f->pema);
+    get_user(f, "dorji", &f->dorji);
+    get_user(f, "sonam", &f->sonam);
+    get_user(f, "pcert", &f->partner);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    store_close(f->s);
+    unlink_db(f->path);
+    if (rmdir(f->dir) != 0)
+        fprintf(stderr, "test_store: %s left behind\n", f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- opening and migrations ---- */
+
+static void test_open_and_migrate(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    int applied = -1, version = -1;
+    assert_dz_ok(store_migrate(f->s, &applied, &version, &e), e); /* again: nothing to do */
+    assert_int_equal(applied, 0);
+    assert_int_equal(version, 1);
+    assert_dz_ok(store_check_schema(f->s, &e), e);
+
+    /* a second store on the same file sees the same schema and data */
+    store_settings st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.id_prefix, sizeof st.id_prefix, "X");
+    store *s2;
+    assert_dz_ok(store_open(f->url, &st, &s2, &e), e);
+    assert_dz_ok(store_check_schema(s2, &e), e);
+    int64_t n = 0;
+    assert_dz_ok(store_user_count(s2, &n, &e), e);
+    assert_int_equal(n, 7);
+    store_close(s2);
+
+    /* an empty database is refused by check_schema until migrated */
+    char path[200], url[220];
+    snprintf(path, sizeof path, "%s/empty.db", f->dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    assert_dz_ok(store_open(url, &st, &s2, &e), e);
+    assert_dz_fails(store_check_schema(s2, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "run `dzong migrate`");
+    store_close(s2);
+    unlink_db(path);
+
+    assert_dz_fails(store_open("postgres://localhost/dzong", &st, &s2, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "only sqlite:PATH");
+    assert_dz_fails(store_open("sqlite:/nonexistent-dir-dzong/x.db", &st, &s2, &e), DZ_EDB, e);
+}
+
+/* ---- constituents, users, tokens, sessions ---- */
+
+static void test_constituents_and_users(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *o;
+    assert_dz_fails(store_constituent_create(f->s, &f->sys, "druk-bank", "Again", NULL, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "constituent 'druk-bank' exists already");
+    assert_dz_fails(store_constituent_create(f->s, &f->sys, "druk bank", "X", NULL, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_constituent_create(f->s, &f->sys, "new-org", "", NULL, &e), DZ_EINVAL, e);
+    assert_dz_ok(store_constituent_create(f->s, &f->admin, "new-org", "New Org", &o, &e), e);
+    assert_string_equal(S(o, "short_name"), "new-org");
+    assert_string_equal(S(o, "name"), "New Org");
+    assert_string_equal(S(o, "created_at"), "2026-03-01T00:00:00Z");
+    json_decref(o);
+    assert_dz_ok(store_constituent_list(f->s, 0, &o, &e), e);
+    assert_int_equal(json_array_size(o), 4);
+    assert_string_equal(S(json_array_get(o, 0), "short_name"), "bhutan-telecom"); /* sorted */
+    json_decref(o);
+    assert_dz_ok(store_constituent_list(f->s, f->druk, &o, &e), e);
+    assert_int_equal(json_array_size(o), 1);
+    assert_string_equal(S(json_array_get(o, 0), "short_name"), "druk-bank");
+    json_decref(o);
+    assert_dz_ok(store_constituent_list(f->s, -1, &o, &e), e); /* policy's "nothing" */
+    assert_int_equal(json_array_size(o), 0);
+    json_decref(o);
+    int64_t id;
+    assert_dz_fails(store_constituent_id(f->s, "nope", &id, &e), DZ_ENOTFOUND, e);
+
+    /* users */
+    assert_dz_fails(store_user_create(f->s, &f->sys, "tashi", ROLE_HANDLER, NULL, NULL, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "user 'tashi' exists already");
+    assert_dz_fails(store_user_create(f->s, &f->sys, "x1", ROLE_CONSTITUENT, NULL, NULL, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_user_create(f->s, &f->sys, "x1", ROLE_PARTNER, NULL, NULL, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_user_create(f->s, &f->sys, "x1", ROLE_HANDLER, "druk-bank", NULL, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_user_create(f->s, &f->sys, "x1", ROLE_CONSTITUENT, "nope", NULL, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_user_create(f->s, &f->sys, "bad name", ROLE_HANDLER, NULL, NULL, &e), DZ_EINVAL, e);
+    int64_t n;
+    assert_dz_ok(store_user_count(f->s, &n, &e), e);
+    assert_int_equal(n, 7);
+    assert_int_equal(f->dorji.role, ROLE_CONSTITUENT);
+    assert_int_equal(f->dorji.org_id, f->druk);
+    assert_string_equal(f->dorji.org, "druk-bank");
+    assert_int_equal(f->tashi.org_id, 0);
+    assert_string_equal(f->tashi.org, "");
+    assert_int_equal(f->partner.org_id, f->pcert);
+    user_record u;
+    assert_dz_fails(store_user_get(f->s, "nobody", &u, &e), DZ_ENOTFOUND, e);
+    assert_dz_ok(store_user_list(f->s, &o, &e), e);
+    assert_int_equal(json_array_size(o), 7);
+    assert_string_equal(S(json_array_get(o, 0), "username"), "admin");
+    for (size_t i = 0; i < json_array_size(o); i++) {
+        json_t *x = json_array_get(o, i);
+        if (strcmp(S(x, "username"), "dorji") == 0)
+            assert_string_equal(S(x, "constituent"), "druk-bank");
+        if (strcmp(S(x, "username"), "tashi") == 0) {
+            assert_true(json_is_null(json_object_get(x, "constituent")));
+            assert_string_equal(S(x, "role"), "handler");
+            assert_true(json_is_false(json_object_get(x, "disabled")));
+        }
+        assert_null(json_object_get(x, "password_hash"));
+    }
+    json_decref(o);
+
+    /* passwords: only the hash is kept */
+    assert_dz_ok(store_user_set_password(f->s, "pema", "$argon2id$stand-in", &e), e);
+    assert_dz_ok(store_user_get(f->s, "pema", &u, &e), e);
+    assert_string_equal(u.password_hash, "$argon2id$stand-in");
+    assert_dz_fails(store_user_set_password(f->s, "nobody", "x", &e), DZ_ENOTFOUND, e);
+
+    /* tokens */
+    char tok[SECRET_TEXT_LEN], hash[SECRET_HASH_HEX_LEN + 1];
+    secret_generate(TOKEN_PREFIX, tok);
+    secret_hash(tok, hash);
+    assert_dz_ok(store_token_create(f->s, &f->admin, "tashi", "ci", hash, &e), e);
+    principal p;
+    assert_dz_ok(store_token_lookup(f->s, hash, &p, &e), e);
+    assert_string_equal(p.username, "tashi");
+    assert_int_equal(p.role, ROLE_HANDLER);
+    assert_int_equal(p.user_id, f->tashi.user_id);
+    char other[SECRET_HASH_HEX_LEN + 1];
+    secret_hash("dzt_not-issued", other);
+    assert_dz_fails(store_token_lookup(f->s, other, &p, &e), DZ_EUNAUTH, e);
+    assert_dz_fails(store_token_create(f->s, &f->admin, "nobody", "x", other, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_token_create(f->s, &f->admin, "pema", "dup", hash, &e), DZ_ECONFLICT, e);
+
+    /* sessions */
+    char sid_hash[SECRET_HASH_HEX_LEN + 1], csrf[64];
+    secret_hash("session-one", sid_hash);
+    assert_dz_ok(store_session_create(f->s, sid_hash, f->dorji.user_id, "csrf-1", T0 + 3600, &e), e);
+    assert_dz_ok(store_session_lookup(f->s, sid_hash, &p, csrf, &e), e);
+    assert_string_equal(p.username, "dorji");
+    assert_int_equal(p.org_id, f->druk);
+    assert_string_equal(csrf, "csrf-1");
+    store_set_clock(f->s, T0 + 3600); /* expired at its expiry time */
+    assert_dz_fails(store_session_lookup(f->s, sid_hash, &p, csrf, &e), DZ_EUNAUTH, e);
+    store_set_clock(f->s, T0);
+    assert_dz_ok(store_session_lookup(f->s, sid_hash, &p, csrf, &e), e);
+    assert_dz_ok(store_session_delete(f->s, sid_hash, &e), e);
+    assert_dz_fails(store_session_lookup(f->s, sid_hash, &p, csrf, &e), DZ_EUNAUTH, e);
+
+    /* disabling: tokens refused, sessions ended (and stay ended after enabling), no assignments */
+    assert_dz_ok(store_session_create(f->s, sid_hash, f->tashi.user_id, "csrf-2", T0 + 3600, &e), e);
+    size_t before = audit_count(f);
+    assert_dz_ok(store_user_set_disabled(f->s, &f->admin, "tashi", true, &e), e);
+    assert_int_equal(audit_count(f), before + 1);
+    assert_dz_fails(store_token_lookup(f->s, hash, &p, &e), DZ_EUNAUTH, e);
+    assert_dz_fails(store_session_lookup(f->s, sid_hash, &p, csrf, &e), DZ_EUNAUTH, e);
+    assert_dz_ok(store_user_get(f->s, "tashi", &u, &e), e);
+    assert_true(u.disabled);
+    assert_dz_fails(try_create(f, &f->admin, "{\"title\":\"x\",\"assignee\":\"tashi\"}", &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "user 'tashi' is disabled");
+    assert_dz_ok(store_user_set_disabled(f->s, &f->admin, "tashi", false, &e), e);
+    assert_dz_ok(store_token_lookup(f->s, hash, &p, &e), e);
+    assert_dz_fails(store_session_lookup(f->s, sid_hash, &p, csrf, &e), DZ_EUNAUTH, e);
+    assert_dz_fails(store_user_set_disabled(f->s, &f->admin, "nobody", true, &e), DZ_ENOTFOUND, e);
+    audit_ok(f);
+}
+
+/* ---- incidents ---- */
+
+static void test_incident_create(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *a = mk(f, &f->tashi,
+                   "{\"title\":\" Phishing against a bank \",\"description\":\"Mails since Monday\\n\","
+                   "\"classification\":{\"type\":\"phishing\"},\"constituents\":[\"druk-bank\",\"bhutan-telecom\"],"
+                   "\"tags\":[\"mail\",\"bank\"]}");
+    assert_string_equal(S(a, "id"), "BTCIRT-2026-00001");
+    assert_string_equal(S(a, "title"), "Phishing against a bank");
+    assert_string_equal(S(a, "description"), "Mails since Monday\n");
+    assert_string_equal(S(json_object_get(a, "classification"), "taxonomy"), "fraud");
+    assert_string_equal(S(json_object_get(a, "classification"), "type"), "phishing");
+    assert_string_equal(S(a, "tlp"), "AMBER"); /* defaults */
+    assert_string_equal(S(a, "pap"), "AMBER");
+    assert_string_equal(S(a, "severity"), "medium");
+    assert_string_equal(S(a, "status"), "new");
+    assert_true(json_is_null(json_object_get(a, "assignee")));
+    assert_true(json_is_null(json_object_get(a, "duplicate_of")));
+    assert_string_equal(S(a, "created_by"), "tashi");
+    assert_int_equal(T(a, "created_at"), T0);
+    assert_int_equal(T(a, "updated_at"), T0);
+    assert_int_equal(T(a, "due_at"), T0 + 3 * 86400); /* medium: three days */
+    static const char *const cons[] = {"bhutan-telecom", "druk-bank"}, *const tags[] = {"bank", "mail"};
+    assert_true(json_list_is(json_object_get(a, "constituents"), cons, 2));
+    assert_true(json_list_is(json_object_get(a, "tags"), tags, 2));
+    json_t *m = json_object_get(a, "metrics");
+    assert_true(json_is_null(json_object_get(m, "time_to_triage_s")));
+    assert_true(json_is_null(json_object_get(m, "time_to_close_s")));
+    json_decref(a);
+
+    json_t *b = mk(f, &f->admin, "{\"title\":\"b\",\"severity\":\"critical\",\"tlp\":\"red\",\"pap\":\"green\","
+                                 "\"assignee\":\"pema\",\"classification\":\"botnet drone\"}");
+    assert_string_equal(S(b, "id"), "BTCIRT-2026-00002");
+    assert_int_equal(T(b, "due_at"), T0 + 4 * 3600);
+    assert_string_equal(S(b, "tlp"), "RED");
+    assert_string_equal(S(b, "pap"), "GREEN");
+    assert_string_equal(S(b, "assignee"), "pema");
+    assert_string_equal(S(json_object_get(b, "classification"), "type"), "infected-system");
+    json_t *tl = timeline(f, &f->admin, "BTCIRT-2026-00002");
+    assert_int_equal(json_array_size(tl), 2);
+    assert_string_equal(S(json_array_get(tl, 0), "kind"), "created");
+    assert_string_equal(S(json_array_get(tl, 1), "kind"), "assignee");
+    assert_string_equal(S(json_array_get(tl, 1), "new_value"), "pema");
+    json_decref(tl);
+    json_decref(b);
+
+    json_t *c = mk(f, &f->admin, "{\"title\":\"c\",\"severity\":\"low\",\"due_at\":\"2026-03-02T12:00:00+06:00\"}");
+    assert_string_equal(S(c, "due_at"), "2026-03-02T06:00:00Z"); /* manual deadline kept as given */
+    json_decref(c);
+
+    /* refused creates write nothing and burn no number */
+    size_t audits = audit_count(f);
+    assert_dz_fails(try_create(f, &f->admin, "{\"title\":\"x\",\"assignee\":\"dorji\"}", &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "not CIRT staff");
+    assert_dz_fails(try_create(f, &f->admin, "{\"title\":\"x\",\"assignee\":\"nobody\"}", &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "no user 'nobody'");
+    assert_dz_fails(try_create(f, &f->admin, "{\"title\":\"x\",\"constituents\":[\"druk-bank\",\"nope\"]}", &e),
+                    DZ_EINVAL, e);
+    assert_contains(e.msg, "no constituent 'nope'");
+    assert_int_equal(audit_count(f), audits);
+    char *d = mk_id(f, &f->admin, "{\"title\":\"d\"}");
+    assert_string_equal(d, "BTCIRT-2026-00004");
+    free(d);
+    json_t *o;
+    assert_int_equal(get(f, &f->admin, "BTCIRT-2026-00099", &o), DZ_ENOTFOUND);
+    assert_null(o);
+
+    /* numbering restarts each year */
+    store_set_clock(f->s, 1798761600); /* 2027-01-01 */
+    d = mk_id(f, &f->admin, "{\"title\":\"new year\"}");
+    assert_string_equal(d, "BTCIRT-2027-00001");
+    free(d);
+    audit_ok(f);
+}
+
+static void test_lifecycle_timeline_metrics(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    char *id = mk_id(f, &f->tashi, "{\"title\":\"lifecycle\",\"constituents\":[\"druk-bank\"]}");
+    static const char *const phases[] = {"triage", "analysis", "mitigation", "recovery", "closed"};
+    for (int i = 0; i < 5; i++) {
+        char body[64];
+        store_set_clock(f->s, T0 + 600 * (i + 1));
+        snprintf(body, sizeof body, "{\"status\":\"%s\"}", phases[i]);
+        json_t *o = upd_ok(f, &f->tashi, id, body);
+        assert_string_equal(S(o, "status"), phases[i]);
+        assert_int_equal(T(o, "updated_at"), T0 + 600 * (i + 1));
+        json_decref(o);
+    }
+    json_t *o = get_ok(f, &f->tashi, id);
+    json_t *m = json_object_get(o, "metrics");
+    assert_int_equal(json_integer_value(json_object_get(m, "time_to_triage_s")), 600);
+    assert_int_equal(json_integer_value(json_object_get(m, "time_to_close_s")), 3000);
+    json_decref(o);
+
+    json_t *tl = timeline(f, &f->tashi, id);
+    assert_int_equal(json_array_size(tl), 6);
+    const char *prev = "new";
+    for (int i = 0; i < 6; i++) {
+        json_t *t = json_array_get(tl, i);
+        assert_string_equal(S(t, "actor"), "tashi");
+        assert_int_equal(T(t, "at"), T0 + 600 * i);
+        if (i == 0) {
+            assert_string_equal(S(t, "kind"), "created");
+            assert_string_equal(S(t, "new_value"), "new");
+            continue;
+        }
+        assert_string_equal(S(t, "kind"), "status");
+        assert_string_equal(S(t, "field"), "status");
+        assert_string_equal(S(t, "old_value"), prev);
+        assert_string_equal(S(t, "new_value"), phases[i - 1]);
+        prev = phases[i - 1];
+    }
+    json_decref(tl);
+
+    /* a refused move changes nothing: no timeline, no audit entry, no new updated_at */
+    size_t audits = audit_count(f);
+    store_set_clock(f->s, T0 + 5000);
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"status\":\"analysis\",\"title\":\"changed\"}", NULL, &e), DZ_ECONFLICT,
+                    e);
+    assert_string_equal(e.msg, "status cannot go from 'closed' to 'analysis'; from 'closed' it may go to: triage");
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"status\":\"duplicate\"}", NULL, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "only by merging");
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"status\":\"new\"}", NULL, &e), DZ_ECONFLICT, e);
+    o = get_ok(f, &f->tashi, id);
+    assert_string_equal(S(o, "status"), "closed");
+    assert_string_equal(S(o, "title"), "lifecycle");
+    assert_int_equal(T(o, "updated_at"), T0 + 3000);
+    json_decref(o);
+    tl = timeline(f, &f->tashi, id);
+    assert_int_equal(json_array_size(tl), 6);
+    json_decref(tl);
+    assert_int_equal(audit_count(f), audits);
+
+    /* reopen: closed -> triage; the metrics keep the first triage and close */
+    o = upd_ok(f, &f->tashi, id, "{\"status\":\"triage\"}");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "metrics"), "time_to_triage_s")), 600);
+    json_decref(o);
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"status\":\"recovery\"}", NULL, &e), DZ_ECONFLICT, e);
+    assert_string_equal(e.msg,
+                        "status cannot go from 'triage' to 'recovery'; from 'triage' it may go to: analysis, closed, rejected");
+    /* staying put is allowed and records nothing */
+    store_set_clock(f->s, T0 + 6000);
+    o = upd_ok(f, &f->tashi, id, "{\"status\":\"triage\"}");
+    assert_int_equal(T(o, "updated_at"), T0 + 5000);
+    json_decref(o);
+    assert_int_equal(audit_count(f), audits + 1);
+    free(id);
+    audit_ok(f);
+}
+
+static void test_field_changes(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    char *id = mk_id(f, &f->tashi, "{\"title\":\"fields\",\"constituents\":[\"druk-bank\"],\"tags\":[\"x\"]}");
+    size_t audits = audit_count(f);
+
+    /* every changed field is one timeline entry with old and new value */
+    store_set_clock(f->s, T0 + 100);
+    json_t *o = upd_ok(f, &f->tashi, id,
+                       "{\"title\":\"renamed\",\"severity\":\"high\",\"tlp\":\"GREEN\",\"pap\":\"RED\","
+                       "\"assignee\":\"pema\",\"classification\":{\"taxonomy\":\"intrusions\",\"type\":\"backdoor\"},"
+                       "\"constituents\":[\"druk-bank\",\"bhutan-telecom\"],\"tags\":[],\"description\":\"d\"}");
+    assert_string_equal(S(o, "title"), "renamed");
+    assert_string_equal(S(o, "severity"), "high");
+    assert_int_equal(T(o, "due_at"), T0 + 24 * 3600); /* deadline follows severity from creation time */
+    assert_string_equal(S(o, "assignee"), "pema");
+    assert_int_equal(json_array_size(json_object_get(o, "tags")), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "constituents")), 2);
+    json_decref(o);
+    assert_int_equal(audit_count(f), audits + 1);
+    json_t *tl = timeline(f, &f->admin, id);
+    static const struct {
+        const char *kind, *field, *old_v, *new_v;
+    } want[] = {
+        {"created", "status", NULL, "new"},
+        {"field", "title", "fields", "renamed"},
+        {"field", "description", "", "d"},
+        {"field", "classification", "other/undetermined", "intrusions/system-compromise"},
+        {"tlp", "tlp", "AMBER", "GREEN"},
+        {"field", "pap", "AMBER", "RED"},
+        {"assignee", "assignee", NULL, "pema"},
+        {"severity", "severity", "medium", "high"},
+        {"field", "due_at", "2026-03-04T00:00:00Z", "2026-03-02T00:00:00Z"},
+        {"field", "constituents", "druk-bank", "bhutan-telecom, druk-bank"},
+        {"field", "tags", "x", ""},
+    };
+    assert_int_equal(json_array_size(tl), sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        json_t *t = json_array_get(tl, i);
+        assert_string_equal(S(t, "kind"), want[i].kind);
+        assert_string_equal(S(t, "field"), want[i].field);
+        if (want[i].old_v)
+            assert_string_equal(S(t, "old_value"), want[i].old_v);
+        else
+            assert_true(json_is_null(json_object_get(t, "old_value")));
+        assert_string_equal(S(t, "new_value"), want[i].new_v);
+    }
+    json_decref(tl);
+
+    /* a manual deadline survives a severity change; null returns to the severity's */
+    o = upd_ok(f, &f->tashi, id, "{\"due_at\":\"2026-04-01T00:00:00Z\"}");
+    assert_string_equal(S(o, "due_at"), "2026-04-01T00:00:00Z");
+    json_decref(o);
+    o = upd_ok(f, &f->tashi, id, "{\"severity\":\"critical\"}");
+    assert_string_equal(S(o, "due_at"), "2026-04-01T00:00:00Z");
+    json_decref(o);
+    o = upd_ok(f, &f->tashi, id, "{\"due_at\":null}");
+    assert_int_equal(T(o, "due_at"), T0 + 4 * 3600);
+    json_decref(o);
+    /* unassign */
+    o = upd_ok(f, &f->tashi, id, "{\"assignee\":null}");
+    assert_true(json_is_null(json_object_get(o, "assignee")));
+    json_decref(o);
+
+    /* refused field values roll the whole update back */
+    audits = audit_count(f);
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"title\":\"t2\",\"constituents\":[\"nope\"]}", NULL, &e), DZ_EINVAL, e);
+    assert_dz_fails(upd(f, &f->tashi, id, "{\"title\":\"t2\",\"assignee\":\"sonam\"}", NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "field 'assignee'");
+    o = get_ok(f, &f->tashi, id);
+    assert_string_equal(S(o, "title"), "renamed");
+    assert_int_equal(json_array_size(json_object_get(o, "constituents")), 2);
+    json_decref(o);
+    assert_int_equal(audit_count(f), audits);
+    assert_dz_fails(upd(f, &f->tashi, "BTCIRT-2026-09999", "{\"title\":\"x\"}", NULL, &e), DZ_ENOTFOUND, e);
+
+    /* a GET body sent back as a PATCH changes nothing at all */
+    store_set_clock(f->s, T0 + 900);
+    o = get_ok(f, &f->tashi, id);
+    char *body = json_dumps(o, JSON_COMPACT);
+    int64_t updated = T(o, "updated_at");
+    json_decref(o);
+    tl = timeline(f, &f->admin, id);
+    size_t tl_n = json_array_size(tl);
+    json_decref(tl);
+    audits = audit_count(f);
+    o = upd_ok(f, &f->tashi, id, body);
+    free(body);
+    assert_int_equal(T(o, "updated_at"), updated);
+    json_decref(o);
+    tl = timeline(f, &f->admin, id);
+    assert_int_equal(json_array_size(tl), tl_n);
+    json_decref(tl);
+    assert_int_equal(audit_count(f), audits);
+    free(id);
+    audit_ok(f);
+}
+
+/* ---- visibility ---- */
+
+static size_t list_count(fx *f, const principal *who, incident_filter flt)
+{
+    store_scope sc = scope_of(who);
+    json_t *o;
+    dz_err e = {0};
+    flt.limit = 500;
+    assert_dz_ok(store_incident_list(f->s, &sc, &flt, &o, &e), e);
+    size_t n = json_array_size(json_object_get(o, "items"));
+    assert_true(json_is_null(json_object_get(o, "next_cursor")));
+    json_decref(o);
+    return n;
+}
+
+static void test_scope_isolation(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    char *a = mk_id(f, &f->admin, "{\"title\":\"A\",\"constituents\":[\"druk-bank\"]}");
+    char *b = mk_id(f, &f->admin, "{\"title\":\"B\",\"constituents\":[\"bhutan-telecom\"]}");
+    char *c = mk_id(f, &f->admin, "{\"title\":\"C\",\"constituents\":[\"druk-bank\"],\"tlp\":\"RED\",\"assignee\":\"tashi\"}");
+    char *d = mk_id(f, &f->admin, "{\"title\":\"D\",\"constituents\":[\"druk-bank\"],\"tlp\":\"RED\"}");
+    char *x = mk_id(f, &f->admin, "{\"title\":\"X\"}");
+    char *ab = mk_id(f, &f->admin, "{\"title\":\"AB\",\"constituents\":[\"druk-bank\",\"bhutan-telecom\"],\"tlp\":\"CLEAR\"}");
+    const char *all[] = {a, b, c, d, x, ab};
+    static const struct {
+        const char *who;
+        const char *sees; /* one letter per incident in all[]: 1 visible */
+    } want[] = {
+        {"admin", "111111"}, {"karma", "111111"}, {"tashi", "111011"}, {"pema", "110011"},
+        {"dorji", "100001"}, {"sonam", "010001"}, {"pcert", "000000"},
+    };
+    for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+        principal p;
+        get_user(f, want[w].who, &p);
+        size_t visible = 0;
+        for (size_t i = 0; i < 6; i++) {
+            json_t *o;
+            dz_code rc = get(f, &p, all[i], &o);
+            bool sees = want[w].sees[i] == '1';
+            if (sees != (rc == DZ_OK))
+                fail_msg("%s %s incident %s", want[w].who, rc == DZ_OK ? "sees" : "does not see", all[i]);
+            if (rc != DZ_OK)
+                assert_int_equal(rc, DZ_ENOTFOUND); /* invisible and absent look the same */
+            json_decref(o);
+            visible += sees;
+        }
+        incident_filter flt = {0};
+        if (list_count(f, &p, flt) != visible)
+            fail_msg("%s lists %zu incidents, sees %zu", want[w].who, list_count(f, &p, flt), visible);
+    }
+
+    /* what is invisible cannot be changed, merged, noted or linked either */
+    assert_dz_fails(upd(f, &f->pema, c, "{\"title\":\"mine now\"}", NULL, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(upd(f, &f->dorji, b, "{\"title\":\"mine now\"}", NULL, &e), DZ_ENOTFOUND, e);
+    store_scope sc = scope_of(&f->pema);
+    json_t *o;
+    assert_dz_fails(store_incident_merge(f->s, &f->pema, &sc, a, c, &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_incident_merge(f->s, &f->pema, &sc, c, a, &o, &e), DZ_ENOTFOUND, e);
+    note_input note = {.body = "psst", .shared = true};
+    sc = scope_of(&f->tashi);
+    assert_dz_fails(store_note_add(f->s, &f->tashi, &sc, d, &note, &o, &e), DZ_ENOTFOUND, e);
+    sc = scope_of(&f->sonam);
+    assert_dz_fails(store_timeline_list(f->s, &sc, a, &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_note_list(f->s, &sc, a, &o, &e), DZ_ENOTFOUND, e);
+
+    /* TLP:RED follows the assignee */
+    json_decref(upd_ok(f, &f->admin, c, "{\"assignee\":\"pema\"}"));
+    assert_int_equal(get(f, &f->pema, c, &o), DZ_OK);
+    json_decref(o);
+    assert_int_equal(get(f, &f->tashi, c, &o), DZ_ENOTFOUND);
+    /* a handler who marks an unassigned incident RED takes it, and keeps seeing it */
+    o = upd_ok(f, &f->tashi, x, "{\"tlp\":\"RED\"}");
+    assert_string_equal(S(o, "assignee"), "tashi");
+    json_decref(o);
+    assert_int_equal(get(f, &f->tashi, x, &o), DZ_OK);
+    json_decref(o);
+    assert_int_equal(get(f, &f->pema, x, &o), DZ_ENOTFOUND);
+    /* lowering the TLP opens it to every handler */
+    json_decref(upd_ok(f, &f->admin, d, "{\"tlp\":\"AMBER\"}"));
+    assert_int_equal(get(f, &f->tashi, d, &o), DZ_OK);
+    json_decref(o);
+    assert_int_equal(get(f, &f->dorji, d, &o), DZ_OK);
+    json_decref(o);
+
+    /* notes: constituents see only the shared ones; their timeline is phases and shared notes */
+    sc = scope_of(&f->tashi);
+    note_input internal = {.body = "internal analysis", .shared = false};
+    note_input shared = {.body = "please reset passwords", .shared = true};
+    assert_dz_ok(store_note_add(f->s, &f->tashi, &sc, a, &internal, &o, &e), e);
+    assert_true(json_is_false(json_object_get(o, "shared")));
+    assert_string_equal(S(o, "visibility"), "internal");
+    json_decref(o);
+    assert_dz_ok(store_note_add(f->s, &f->tashi, &sc, a, &shared, &o, &e), e);
+    assert_string_equal(S(o, "visibility"), "shared");
+    assert_string_equal(S(o, "author"), "tashi");
+    json_decref(o);
+    json_decref(upd_ok(f, &f->tashi, a, "{\"status\":\"triage\",\"title\":\"A renamed\"}"));
+    assert_dz_ok(store_note_list(f->s, &sc, a, &o, &e), e);
+    assert_int_equal(json_array_size(o), 2);
+    json_decref(o);
+    sc = scope_of(&f->dorji);
+    assert_dz_ok(store_note_list(f->s, &sc, a, &o, &e), e);
+    assert_int_equal(json_array_size(o), 1);
+    assert_string_equal(S(json_array_get(o, 0), "body"), "please reset passwords");
+    json_decref(o);
+    json_t *tl = timeline(f, &f->dorji, a);
+    assert_int_equal(json_array_size(tl), 3); /* created, the shared note, status */
+    for (size_t i = 0; i < json_array_size(tl); i++) {
+        const char *k = S(json_array_get(tl, i), "kind");
+        assert_true(strcmp(k, "created") == 0 || strcmp(k, "status") == 0 || strcmp(k, "note") == 0);
+        if (strcmp(k, "note") == 0)
+            assert_string_equal(S(json_array_get(tl, i), "field"), "shared");
+    }
+    json_decref(tl);
+    tl = timeline(f, &f->tashi, a);
+    assert_int_equal(json_array_size(tl), 5); /* and staff see the internal note and the title too */
+    json_decref(tl);
+
+    free(a), free(b), free(c), free(d), free(x), free(ab);
+    audit_ok(f);
+}
+
+/* ---- listing ---- */
+
+enum { NLIST = 60 };
+
+typedef struct {
+    char *id;
+    int sev;
+    bool green, triage, druk, bank_tag, tashi;
+    int tax; /* 0 phishing, 1 spam, 2 scanner */
+    int64_t created;
+} model;
+
+static void make_list_data(fx *f, model *m)
+{
+    static const char *const sev[] = {"low", "medium", "high", "critical"};
+    static const char *const type[] = {"phishing", "spam", "scanner"};
+    memset(m, 0, NLIST * sizeof *m);
+    for (int i = 0; i < NLIST; i++) {
+        model *x = &m[i];
+        x->sev = i % 4;
+        x->green = i % 5 == 0;
+        x->druk = i % 2 == 1;
+        x->bank_tag = i % 6 == 0;
+        x->tashi = i % 7 == 0;
+        x->tax = i % 3;
+        x->created = T0 + (i / 3) * 60; /* three at a time share a second */
+        store_set_clock(f->s, x->created);
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"title\":\"Incident %d alpha%s\",\"severity\":\"%s\",\"tlp\":\"%s\",\"classification\":\"%s\","
+                 "\"constituents\":[\"%s\"],\"tags\":[%s]%s}",
+                 i, i == 17 ? " 50% off" : "", sev[x->sev], x->green ? "GREEN" : "AMBER", type[x->tax],
+                 x->druk ? "druk-bank" : "bhutan-telecom", x->bank_tag ? "\"bank\"" : "",
+                 x->tashi ? ",\"assignee\":\"tashi\"" : "");
+        x->id = mk_id(f, &f->admin, body);
+    }
+    for (int i = 0; i < NLIST; i++)
+        if (i % 5 == 1) {
+            store_set_clock(f->s, T0 + 10000 + i);
+            m[i].triage = true;
+            json_decref(upd_ok(f, &f->admin, m[i].id, "{\"status\":\"triage\"}"));
+        }
+}
+
+static int count_model(const model *m, bool (*pred)(const model *))
+{
+    int n = 0;
+    for (int i = 0; i < NLIST; i++)
+        n += pred(&m[i]);
+    return n;
+}
+
+static bool p_new(const model *x) { return !x->triage; }
+static bool p_triage(const model *x) { return x->triage; }
+static bool p_crit(const model *x) { return x->sev == 3; }
+static bool p_high_up(const model *x) { return x->sev >= 2; }
+static bool p_fraud(const model *x) { return x->tax == 0; }
+static bool p_spam(const model *x) { return x->tax == 1; }
+static bool p_green(const model *x) { return x->green; }
+static bool p_druk(const model *x) { return x->druk; }
+static bool p_tashi(const model *x) { return x->tashi; }
+static bool p_unassigned(const model *x) { return !x->tashi; }
+static bool p_bank(const model *x) { return x->bank_tag; }
+static bool p_late(const model *x) { return x->created >= T0 + 600; }
+static bool p_early(const model *x) { return x->created < T0 + 600; }
+static bool p_combo(const model *x) { return !x->triage && x->sev == 3 && x->druk; }
+
+static void test_list_filters(void **state)
+{
+    fx *f = *state;
+    model m[NLIST];
+    make_list_data(f, m);
+    static const struct {
+        incident_filter flt;
+        bool (*pred)(const model *);
+        const char *what;
+    } cases[] = {
+        {{.status = "new"}, p_new, "status new"},
+        {{.status = "triage"}, p_triage, "status triage"},
+        {{.status = "new,triage,analysis"}, NULL, "status list"},
+        {{.status = "closed"}, NULL, "status closed"},
+        {{.severity = "3"}, p_crit, "severity critical"},
+        {{.severity = "2,3"}, p_high_up, "severity high,critical"},
+        {{.taxonomy = "fraud"}, p_fraud, "taxonomy"},
+        {{.type = "spam"}, p_spam, "type"},
+        {{.taxonomy = "fraud", .type = "phishing"}, p_fraud, "taxonomy and type"},
+        {{.tlp = "GREEN"}, p_green, "tlp"},
+        {{.constituent = "druk-bank"}, p_druk, "constituent"},
+        {{.assignee = "tashi"}, p_tashi, "assignee"},
+        {{.assignee = ""}, p_unassigned, "unassigned"},
+        {{.tag = "bank"}, p_bank, "tag"},
+        {{.text = "ALPHA"}, NULL, "text, any case"},
+        {{.created_from = T0 + 600}, p_late, "created from"},
+        {{.created_to = T0 + 600}, p_early, "created before"},
+        {{.status = "new", .severity = "3", .constituent = "druk-bank"}, p_combo, "combined"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int want = cases[i].pred ? count_model(m, cases[i].pred) : (strcmp(cases[i].what, "status closed") ? NLIST : 0);
+        size_t got = list_count(f, &f->admin, cases[i].flt);
+        if ((int)got != want)
+            fail_msg("filter %s: %zu incidents, expected %d", cases[i].what, got, want);
+    }
+    incident_filter flt = {0};
+    flt.taxonomy = "fraud";
+    flt.type = "spam";
+    assert_int_equal(list_count(f, &f->admin, flt), 0);
+    /* LIKE wildcards in the text are literal */
+    memset(&flt, 0, sizeof flt);
+    flt.text = "50%";
+    assert_int_equal(list_count(f, &f->admin, flt), 1);
+    flt.text = "_";
+    assert_int_equal(list_count(f, &f->admin, flt), 0);
+    flt.text = "%";
+    assert_int_equal(list_count(f, &f->admin, flt), 1);
+    flt.text = "incident 1";
+    assert_int_equal(list_count(f, &f->admin, flt), 11); /* 1, 10..19 */
+    flt.text = m[42].id; /* a public id finds its incident */
+    assert_int_equal(list_count(f, &f->admin, flt), 1);
+    memset(&flt, 0, sizeof flt);
+    flt.updated_from = T0 + 10000;
+    assert_int_equal(list_count(f, &f->admin, flt), count_model(m, p_triage));
+    flt.updated_to = T0 + 10000 + 30;
+    assert_int_equal(list_count(f, &f->admin, flt), 6); /* i = 1, 6, 11, 16, 21, 26 */
+    /* filters and scopes combine */
+    memset(&flt, 0, sizeof flt);
+    assert_int_equal(list_count(f, &f->dorji, flt), count_model(m, p_druk));
+    flt.constituent = "bhutan-telecom";
+    assert_int_equal(list_count(f, &f->dorji, flt), 0);
+
+    /* refused parameters */
+    store_scope sc = scope_of(&f->admin);
+    json_t *o;
+    dz_err e = {0};
+    static const char *const bad_cursors[] = {"abc", "1", "1.", "1.2x", "1.0", "1.-3", ".5", "1.2.3"};
+    for (size_t i = 0; i < sizeof bad_cursors / sizeof bad_cursors[0]; i++) {
+        memset(&flt, 0, sizeof flt);
+        flt.cursor = bad_cursors[i];
+        dz_code rc = store_incident_list(f->s, &sc, &flt, &o, &e);
+        if (rc != DZ_EINVAL)
+            fail_msg("cursor '%s' accepted", bad_cursors[i]);
+        assert_contains(e.msg, "parameter 'cursor'");
+    }
+    memset(&flt, 0, sizeof flt);
+    flt.sort = "title";
+    assert_dz_fails(store_incident_list(f->s, &sc, &flt, &o, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "parameter 'sort'");
+    flt.sort = NULL;
+    flt.limit = 501;
+    assert_dz_fails(store_incident_list(f->s, &sc, &flt, &o, &e), DZ_EINVAL, e);
+    flt.limit = -1;
+    assert_dz_fails(store_incident_list(f->s, &sc, &flt, &o, &e), DZ_EINVAL, e);
+    for (int i = 0; i < NLIST; i++)
+        free(m[i].id);
+}
+
+/* The sort key of an item as the list orders it. */
+static int64_t sort_key(json_t *item, const char *sort)
+{
+    const char *k = sort[0] == '-' ? sort + 1 : sort;
+    if (strcmp(k, "severity") == 0) {
+        severity_level v;
+        assert_int_equal(severity_parse(S(item, "severity"), &v, NULL), DZ_OK);
+        return v;
+    }
+    return T(item, k);
+}
+
+/* Walks every page; returns all items in order (caller decrefs). */
+static json_t *walk(fx *f, const principal *who, incident_filter flt, int limit, int *pages)
+{
+    store_scope sc = scope_of(who);
+    json_t *all = json_array();
+    char *cursor = NULL;
+    *pages = 0;
+    flt.limit = limit;
+    for (;;) {
+        json_t *o;
+        dz_err e = {0};
+        flt.cursor = cursor;
+        assert_dz_ok(store_incident_list(f->s, &sc, &flt, &o, &e), e);
+        json_t *items = json_object_get(o, "items"), *next = json_object_get(o, "next_cursor");
+        assert_true((int)json_array_size(items) <= limit);
+        json_array_extend(all, items);
+        (*pages)++;
+        free(cursor);
+        cursor = NULL;
+        if (json_is_null(next)) {
+            json_decref(o);
+            break;
+        }
+        assert_int_equal(json_array_size(items), limit); /* only full pages have a successor */
+        cursor = strdup(json_string_value(next));
+        json_decref(o);
+        if (*pages > 1000)
+            fail_msg("pagination does not end");
+    }
+    return all;
+}
+
+static void test_list_pagination(void **state)
+{
+    fx *f = *state;
+    model m[NLIST];
+    make_list_data(f, m);
+    static const char *const sorts[] = {"-created_at", "created_at", "-updated_at", "updated_at",
+                                        "-severity",   "severity",   "-due_at",     "due_at"};
+    static const int limits[] = {1, 7, 10, 59, 60, 61, 500};
+    for (size_t s = 0; s < sizeof sorts / sizeof sorts[0]; s++)
+        for (size_t l = 0; l < sizeof limits / sizeof limits[0]; l++) {
+            incident_filter flt = {.sort = sorts[s]};
+            int pages;
+            json_t *all = walk(f, &f->admin, flt, limits[l], &pages);
+            if (json_array_size(all) != NLIST)
+                fail_msg("sort %s, limit %d: %zu items over %d pages, expected %d", sorts[s], limits[l],
+                         json_array_size(all), pages, NLIST);
+            assert_int_equal(pages, (NLIST + limits[l] - 1) / limits[l]); /* a full last page has no successor */
+            bool desc = sorts[s][0] == '-';
+            for (size_t i = 0; i < NLIST; i++) {
+                json_t *it = json_array_get(all, i);
+                for (size_t j = 0; j < i; j++)
+                    if (strcmp(S(it, "id"), S(json_array_get(all, j), "id")) == 0)
+                        fail_msg("sort %s, limit %d: %s twice", sorts[s], limits[l], S(it, "id"));
+                if (i > 0) {
+                    int64_t a = sort_key(json_array_get(all, i - 1), sorts[s]), b = sort_key(it, sorts[s]);
+                    if (desc ? a < b : a > b)
+                        fail_msg("sort %s, limit %d: out of order at %zu", sorts[s], limits[l], i);
+                }
+            }
+            json_decref(all);
+        }
+    /* default order is newest first; filtered and scoped walks too */
+    incident_filter flt = {.status = "new"};
+    int pages;
+    json_t *all = walk(f, &f->admin, flt, 4, &pages);
+    assert_int_equal(json_array_size(all), count_model(m, p_new));
+    for (size_t i = 1; i < json_array_size(all); i++)
+        assert_true(T(json_array_get(all, i - 1), "created_at") >= T(json_array_get(all, i), "created_at"));
+    json_decref(all);
+    memset(&flt, 0, sizeof flt);
+    flt.sort = "severity";
+    all = walk(f, &f->dorji, flt, 3, &pages);
+    assert_int_equal(json_array_size(all), count_model(m, p_druk));
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *cons = json_object_get(json_array_get(all, i), "constituents");
+        assert_int_equal(json_array_size(cons), 1);
+        assert_string_equal(json_string_value(json_array_get(cons, 0)), "druk-bank");
+    }
+    json_decref(all);
+    for (int i = 0; i < NLIST; i++)
+        free(m[i].id);
+}
+
+/* ---- notes and tasks ---- */
+
+static void test_tasks(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    char *a = mk_id(f, &f->tashi, "{\"title\":\"A\"}");
+    char *b = mk_id(f, &f->tashi, "{\"title\":\"B\"}");
+    store_scope sc = scope_of(&f->tashi);
+    task_input t;
+    const char *body = "{\"title\":\"Block the domain\",\"assignee\":\"pema\",\"due_at\":\"2026-03-05T00:00:00Z\"}";
+    assert_dz_ok(decode_task(body, strlen(body), true, &t, &e), e);
+    store_set_clock(f->s, T0 + 50);
+    json_t *o;
+    assert_dz_ok(store_task_add(f->s, &f->tashi, &sc, a, &t, &o, &e), e);
+    task_input_free(&t);
+    int64_t task_id = json_integer_value(json_object_get(o, "id"));
+    assert_true(task_id > 0);
+    assert_string_equal(S(o, "status"), "open");
+    assert_string_equal(S(o, "assignee"), "pema");
+    assert_string_equal(S(o, "due_at"), "2026-03-05T00:00:00Z");
+    json_decref(o);
+    body = "{\"status\":\"done\",\"due_at\":null}";
+    assert_dz_ok(decode_task(body, strlen(body), false, &t, &e), e);
+    assert_dz_ok(store_task_update(f->s, &f->tashi, &sc, a, task_id, &t, &o, &e), e);
+    assert_string_equal(S(o, "status"), "done");
+    assert_string_equal(S(o, "title"), "Block the domain"); /* untouched fields stay */
+    assert_string_equal(S(o, "assignee"), "pema");
+    assert_true(json_is_null(json_object_get(o, "due_at")));
+    json_decref(o);
+    /* the task belongs to A only */
+    assert_dz_fails(store_task_update(f->s, &f->tashi, &sc, b, task_id, &t, &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_task_update(f->s, &f->tashi, &sc, a, task_id + 100, &t, &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_task_update(f->s, &f->tashi, &sc, a, 0, &t, &o, &e), DZ_ENOTFOUND, e);
+    task_input_free(&t);
+    body = "{\"assignee\":\"dorji\"}";
+    assert_dz_ok(decode_task(body, strlen(body), false, &t, &e), e);
+    assert_dz_fails(store_task_update(f->s, &f->tashi, &sc, a, task_id, &t, &o, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "not CIRT staff");
+    task_input_free(&t);
+    assert_dz_ok(store_task_list(f->s, &sc, a, &o, &e), e);
+    assert_int_equal(json_array_size(o), 1);
+    json_decref(o);
+    assert_dz_ok(store_task_list(f->s, &sc, b, &o, &e), e);
+    assert_int_equal(json_array_size(o), 0);
+    json_decref(o);
+    o = get_ok(f, &f->tashi, a);
+    assert_int_equal(T(o, "updated_at"), T0 + 50); /* task changes touch the incident */
+    json_decref(o);
+    json_t *tl = timeline(f, &f->tashi, a);
+    assert_int_equal(json_array_size(tl), 3);
+    assert_string_equal(S(json_array_get(tl, 1), "kind"), "task");
+    assert_string_equal(S(json_array_get(tl, 1), "field"), "created");
+    assert_string_equal(S(json_array_get(tl, 2), "field"), "done");
+    json_decref(tl);
+    free(a);
+    free(b);
+    audit_ok(f);
+}
+
+/* ---- merge ---- */
+
+static void test_merge(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    store_scope sc = scope_of(&f->tashi);
+    char *sv = mk_id(f, &f->tashi, "{\"title\":\"survivor\",\"constituents\":[\"druk-bank\"],\"tags\":[\"a\",\"both\"]}");
+    char *dp = mk_id(f, &f->tashi, "{\"title\":\"dup\",\"constituents\":[\"bhutan-telecom\"],\"tags\":[\"b\",\"both\"]}");
+    note_input note = {.body = "from the duplicate", .shared = false};
+    json_t *o;
+    assert_dz_ok(store_note_add(f->s, &f->tashi, &sc, dp, &note, &o, &e), e);
+    json_decref(o);
+    task_input t;
+    const char *tb = "{\"title\":\"dup task\"}";
+    assert_dz_ok(decode_task(tb, strlen(tb), true, &t, &e), e);
+    assert_dz_ok(store_task_add(f->s, &f->tashi, &sc, dp, &t, &o, &e), e);
+    json_decref(o);
+    task_input_free(&t);
+    report_input r;
+    char rbody[160];
+    snprintf(rbody, sizeof rbody, "{\"source\":\"web\",\"source_ref\":\"m-1\",\"incident\":\"%s\"}", dp);
+    assert_dz_ok(decode_report(rbody, strlen(rbody), &r, &e), e);
+    bool created;
+    assert_dz_ok(store_report_create(f->s, &f->tashi, &r, &o, &created, &e), e);
+    report_input_free(&r);
+    json_decref(o);
+
+    store_set_clock(f->s, T0 + 700);
+    size_t audits = audit_count(f);
+    assert_dz_ok(store_incident_merge(f->s, &f->tashi, &sc, sv, dp, &o, &e), e);
+    assert_int_equal(audit_count(f), audits + 1);
+    static const char *const cons[] = {"bhutan-telecom", "druk-bank"}, *const tags[] = {"a", "b", "both"};
+    assert_true(json_list_is(json_object_get(o, "constituents"), cons, 2));
+    assert_true(json_list_is(json_object_get(o, "tags"), tags, 3));
+    assert_string_equal(S(o, "status"), "new");
+    json_decref(o);
+    o = get_ok(f, &f->tashi, dp);
+    assert_string_equal(S(o, "status"), "duplicate");
+    assert_string_equal(S(o, "duplicate_of"), sv);
+    json_decref(o);
+    assert_dz_ok(store_note_list(f->s, &sc, sv, &o, &e), e);
+    assert_int_equal(json_array_size(o), 1);
+    json_decref(o);
+    assert_dz_ok(store_task_list(f->s, &sc, sv, &o, &e), e);
+    assert_int_equal(json_array_size(o), 1);
+    json_decref(o);
+    assert_dz_ok(store_report_list(f->s, 0, NULL, 0, sv, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 1);
+    json_decref(o);
+    json_t *tl = timeline(f, &f->tashi, sv);
+    json_t *last = json_array_get(tl, json_array_size(tl) - 1);
+    assert_string_equal(S(last, "kind"), "merged_from");
+    assert_string_equal(S(last, "new_value"), dp);
+    json_decref(tl);
+    tl = timeline(f, &f->tashi, dp);
+    assert_int_equal(json_array_size(tl), 2);
+    assert_string_equal(S(json_array_get(tl, 0), "new_value"), "duplicate");
+    assert_string_equal(S(json_array_get(tl, 1), "kind"), "merged_into");
+    assert_string_equal(S(json_array_get(tl, 1), "new_value"), sv);
+    json_decref(tl);
+
+    /* refusals */
+    assert_dz_fails(store_incident_merge(f->s, &f->tashi, &sc, sv, dp, &o, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "already merged");
+    assert_dz_fails(store_incident_merge(f->s, &f->tashi, &sc, dp, sv, &o, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "itself a duplicate");
+    assert_dz_fails(store_incident_merge(f->s, &f->tashi, &sc, sv, sv, &o, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_incident_merge(f->s, &f->tashi, &sc, sv, "BTCIRT-2026-09999", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(upd(f, &f->tashi, dp, "{\"status\":\"triage\"}", NULL, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "nothing (final)");
+
+    /* a chain: duplicates of a merged incident point at the new survivor */
+    char *g = mk_id(f, &f->tashi, "{\"title\":\"g\"}");
+    char *h = mk_id(f, &f->tashi, "{\"title\":\"h\"}");
+    assert_dz_ok(store_incident_merge(f->s, &f->tashi, &sc, g, h, &o, &e), e);
+    json_decref(o);
+    assert_dz_ok(store_incident_merge(f->s, &f->tashi, &sc, sv, g, &o, &e), e);
+    json_decref(o);
+    o = get_ok(f, &f->tashi, h);
+    assert_string_equal(S(o, "duplicate_of"), sv);
+    json_decref(o);
+
+    /* the survivor takes the stricter TLP of the two, and records it */
+    char *p = mk_id(f, &f->admin, "{\"title\":\"p\",\"tlp\":\"CLEAR\"}");
+    char *q = mk_id(f, &f->admin, "{\"title\":\"q\",\"tlp\":\"GREEN\"}");
+    assert_dz_ok(store_incident_merge(f->s, &f->tashi, &sc, p, q, &o, &e), e);
+    assert_string_equal(S(o, "tlp"), "GREEN");
+    json_decref(o);
+    tl = timeline(f, &f->admin, p);
+    bool tlp_entry = false;
+    for (size_t i = 0; i < json_array_size(tl); i++)
+        tlp_entry |= strcmp(S(json_array_get(tl, i), "kind"), "tlp") == 0 &&
+                     strcmp(S(json_array_get(tl, i), "new_value"), "GREEN") == 0;
+    assert_true(tlp_entry);
+    json_decref(tl);
+    char *r2 = mk_id(f, &f->admin, "{\"title\":\"r\",\"tlp\":\"RED\"}");
+    char *p2 = mk_id(f, &f->admin, "{\"title\":\"p2\",\"tlp\":\"AMBER\"}");
+    store_scope asc = scope_of(&f->admin);
+    assert_dz_ok(store_incident_merge(f->s, &f->admin, &asc, r2, p2, &o, &e), e);
+    json_decref(o);
+    o = get_ok(f, &f->admin, r2);
+    assert_string_equal(S(o, "tlp"), "RED"); /* never lowered */
+    json_decref(o);
+    free(r2);
+    free(p2);
+    /* a handler merging the RED incident assigned to them into an unassigned one: the merge is committed,
+       so the answer is the merged incident, not "not found" (as for an update that hides it) */
+    char *mine = mk_id(f, &f->admin, "{\"title\":\"mine\",\"tlp\":\"RED\",\"assignee\":\"tashi\"}");
+    char *plain = mk_id(f, &f->admin, "{\"title\":\"plain\"}");
+    assert_dz_ok(store_incident_merge(f->s, &f->tashi, &sc, plain, mine, &o, &e), e);
+    assert_string_equal(S(o, "id"), plain);
+    assert_string_equal(S(o, "tlp"), "RED");
+    json_decref(o);
+    o = get_ok(f, &f->admin, mine);
+    assert_string_equal(S(o, "status"), "duplicate");
+    json_decref(o);
+    free(mine);
+    free(plain);
+    free(p);
+    free(q);
+    free(sv), free(dp), free(g), free(h);
+    audit_ok(f);
+}
+
+/* ---- reports ---- */
+
+static json_t *report(fx *f, const principal *who, const char *body, bool *created, dz_code want)
+{
+    report_input r;
+    dz_err e = {0};
+    json_t *o = NULL;
+    assert_dz_ok(decode_report(body, strlen(body), &r, &e), e);
+    dz_code rc = store_report_create(f->s, who, &r, &o, created, &e);
+    report_input_free(&r);
+    if (rc != want)
+        fail_msg("report %s: %s (%s), expected %s", body, dz_code_name(rc), e.msg, dz_code_name(want));
+    return o;
+}
+
+static void test_reports(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    bool created = false;
+    char *inc = mk_id(f, &f->tashi, "{\"title\":\"inc\",\"constituents\":[\"druk-bank\"]}");
+    char *other = mk_id(f, &f->tashi, "{\"title\":\"other\"}");
+    size_t audits = audit_count(f);
+    json_t *r1 = report(f, &f->dorji,
+                        "{\"source\":\"web\",\"source_ref\":\"form-1\",\"title\":\"Phish\",\"constituent\":\"druk-bank\","
+                        "\"reporter\":{\"name\":\"Karma\",\"email\":\"k@example.bt\"}}",
+                        &created, DZ_OK);
+    assert_true(created);
+    assert_string_equal(S(r1, "id"), "BTCIRT-R-2026-00001");
+    assert_string_equal(S(r1, "filed_by_org"), "druk-bank");
+    assert_string_equal(S(r1, "constituent"), "druk-bank");
+    assert_string_equal(S(json_object_get(r1, "reporter"), "email"), "k@example.bt");
+    assert_true(json_is_null(json_object_get(r1, "incident")));
+    assert_int_equal(audit_count(f), audits + 1);
+
+    /* the same (source, source_ref) again: the first report, nothing written, no number used */
+    json_t *again = report(f, &f->dorji, "{\"source\":\"web\",\"source_ref\":\"form-1\",\"title\":\"Other title\"}",
+                           &created, DZ_OK);
+    assert_false(created);
+    assert_string_equal(S(again, "id"), "BTCIRT-R-2026-00001");
+    assert_string_equal(S(again, "title"), "Phish");
+    assert_int_equal(audit_count(f), audits + 1);
+    json_decref(again);
+    json_t *r2 = report(f, &f->tashi, "{\"source\":\"email\",\"source_ref\":\"form-1\"}", &created, DZ_OK);
+    assert_true(created);
+    assert_string_equal(S(r2, "id"), "BTCIRT-R-2026-00002");
+    assert_true(json_is_null(json_object_get(r2, "filed_by_org")));
+    json_decref(r2);
+    json_decref(report(f, &f->tashi, "{\"source\":\"web\",\"source_ref\":\"x\",\"constituent\":\"nope\"}", &created,
+                       DZ_EINVAL));
+    json_decref(report(f, &f->tashi, "{\"source\":\"web\",\"source_ref\":\"x\",\"incident\":\"BTCIRT-2026-09999\"}",
+                       &created, DZ_EINVAL));
+    char body[200];
+    snprintf(body, sizeof body, "{\"source\":\"phone\",\"source_ref\":\"call-7\",\"incident\":\"%s\"}", inc);
+    json_t *r3 = report(f, &f->tashi, body, &created, DZ_OK);
+    assert_string_equal(S(r3, "id"), "BTCIRT-R-2026-00003"); /* refused ones used no number */
+    assert_string_equal(S(r3, "incident"), inc);
+    json_decref(r3);
+    json_t *tl = timeline(f, &f->tashi, inc);
+    json_t *last = json_array_get(tl, json_array_size(tl) - 1);
+    assert_string_equal(S(last, "kind"), "report");
+    assert_string_equal(S(last, "new_value"), "BTCIRT-R-2026-00003");
+    json_decref(tl);
+
+    /* visibility by organisation */
+    json_t *o;
+    assert_dz_ok(store_report_get(f->s, f->druk, "BTCIRT-R-2026-00001", &o, &e), e);
+    json_decref(o);
+    assert_dz_fails(store_report_get(f->s, f->telecom, "BTCIRT-R-2026-00001", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_report_get(f->s, f->druk, "BTCIRT-R-2026-00002", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_ok(store_report_get(f->s, 0, "BTCIRT-R-2026-00002", &o, &e), e);
+    json_decref(o);
+
+    /* linking */
+    store_scope sc = scope_of(&f->tashi);
+    size_t tl_before;
+    tl = timeline(f, &f->tashi, inc);
+    tl_before = json_array_size(tl);
+    json_decref(tl);
+    assert_dz_ok(store_report_link(f->s, &f->tashi, &sc, "BTCIRT-R-2026-00001", inc, &o, &e), e);
+    assert_string_equal(S(o, "incident"), inc);
+    json_decref(o);
+    assert_dz_ok(store_report_link(f->s, &f->tashi, &sc, "BTCIRT-R-2026-00001", inc, &o, &e), e); /* idempotent */
+    json_decref(o);
+    tl = timeline(f, &f->tashi, inc);
+    assert_int_equal(json_array_size(tl), tl_before + 1);
+    json_decref(tl);
+    assert_dz_fails(store_report_link(f->s, &f->tashi, &sc, "BTCIRT-R-2026-00001", other, &o, &e), DZ_ECONFLICT, e);
+    assert_dz_fails(store_report_link(f->s, &f->tashi, &sc, "BTCIRT-R-2026-00099", inc, &o, &e), DZ_EINVAL, e);
+    sc = scope_of(&f->sonam);
+    assert_dz_fails(store_report_link(f->s, &f->sonam, &sc, "BTCIRT-R-2026-00002", inc, &o, &e), DZ_ENOTFOUND, e);
+
+    /* listing: newest first, cursor pages, organisation and incident filters */
+    for (int i = 0; i < 5; i++) {
+        snprintf(body, sizeof body, "{\"source\":\"feed\",\"source_ref\":\"n-%d\"}", i);
+        json_decref(report(f, &f->sonam, body, &created, DZ_OK));
+    }
+    char *cursor = NULL;
+    int seen = 0, pages = 0;
+    char last_id[64] = "";
+    do {
+        assert_dz_ok(store_report_list(f->s, 0, cursor, 2, NULL, &o, &e), e);
+        free(cursor);
+        cursor = NULL;
+        json_t *items = json_object_get(o, "items");
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            const char *id = S(json_array_get(items, i), "id");
+            if (last_id[0])
+                assert_true(strcmp(id, last_id) < 0);
+            snprintf(last_id, sizeof last_id, "%s", id);
+            seen++;
+        }
+        if (!json_is_null(json_object_get(o, "next_cursor")))
+            cursor = strdup(S(o, "next_cursor"));
+        json_decref(o);
+        pages++;
+    } while (cursor && pages < 100);
+    assert_int_equal(seen, 8);
+    assert_int_equal(pages, 4);
+    assert_dz_ok(store_report_list(f->s, f->telecom, NULL, 100, NULL, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 5);
+    json_decref(o);
+    assert_dz_ok(store_report_list(f->s, 0, NULL, 100, inc, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 2);
+    json_decref(o);
+    assert_dz_fails(store_report_list(f->s, 0, "x", 10, NULL, &o, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_report_list(f->s, 0, "5x", 10, NULL, &o, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_report_list(f->s, 0, "-5", 10, NULL, &o, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_report_list(f->s, 0, NULL, 501, NULL, &o, &e), DZ_EINVAL, e);
+    json_decref(r1);
+    free(inc);
+    free(other);
+    audit_ok(f);
+}
+
+/* ---- the audit chain ---- */
+
+static void sql(const char *path, const char *text, int want)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    int rc = sqlite3_exec(db, text, NULL, NULL, &msg);
+    if ((rc & 0xff) != want)
+        fail_msg("%s: %d (%s), expected %d", text, rc, msg ? msg : "", want);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+static void verify(fx *f, int64_t *checked, int64_t *bad, char *why, size_t n)
+{
+    dz_err e = {0};
+    assert_dz_ok(store_audit_verify(f->s, checked, bad, why, n, &e), e);
+}
+
+static void test_audit_list_and_verify(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    free(mk_id(f, &f->tashi, "{\"title\":\"one\"}"));
+    json_t *a;
+    assert_dz_ok(store_audit_list(f->s, 0, 2, &a, &e), e);
+    assert_int_equal(json_array_size(a), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 1);
+    assert_string_equal(S(json_array_get(a, 0), "action"), "constituent.create");
+    assert_string_equal(S(json_array_get(a, 0), "object"), "druk-bank");
+    assert_string_equal(S(json_array_get(a, 0), "actor"), "system");
+    assert_string_equal(S(json_object_get(json_array_get(a, 0), "detail"), "name"), "Druk Bank");
+    assert_int_equal(strlen(S(json_array_get(a, 0), "hash")), AUDIT_HASH_HEX_LEN);
+    json_decref(a);
+    assert_dz_ok(store_audit_list(f->s, 2, 2, &a, &e), e);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(a, 0), "seq")), 3);
+    json_decref(a);
+    assert_dz_ok(store_audit_list(f->s, 0, 1000, &a, &e), e);
+    json_t *lastone = json_array_get(a, json_array_size(a) - 1);
+    assert_string_equal(S(lastone, "action"), "incident.create");
+    assert_string_equal(S(lastone, "object"), "BTCIRT-2026-00001");
+    assert_string_equal(S(lastone, "actor"), "tashi");
+    assert_int_equal(json_array_size(a), 11); /* 3 constituents, 7 users, 1 incident */
+    json_decref(a);
+    audit_ok(f);
+
+    /* append-only: the triggers refuse changes */
+    sql(f->path, "UPDATE audit_log SET detail = '{}' WHERE seq = 3", SQLITE_CONSTRAINT);
+    sql(f->path, "DELETE FROM audit_log WHERE seq = 3", SQLITE_CONSTRAINT);
+    audit_ok(f);
+}
+
+static void test_audit_detects_altered_row(void **state)
+{
+    fx *f = *state;
+    int64_t checked, bad;
+    char why[256];
+    verify(f, &checked, &bad, why, sizeof why);
+    assert_int_equal(bad, 0);
+    assert_int_equal(checked, 10);
+    sql(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail='{}' WHERE seq=3", SQLITE_OK);
+    verify(f, &checked, &bad, why, sizeof why);
+    assert_int_equal(bad, 3);
+    assert_int_equal(checked, 2);
+    assert_string_equal(why, "entry 3 was altered (its content does not match its hash)");
+}
+
+static void test_audit_detects_rehashed_row(void **state)
+{
+    fx *f = *state;
+    int64_t checked, bad;
+    char why[256];
+    /* an attacker who recomputes the altered row's own hash breaks the link to the next row */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, at, actor, action, object, prev_hash FROM audit_log WHERE seq = 5",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    audit_entry en = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
+                      (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
+                      "{\"role\":\"admin\"}"};
+    char h[AUDIT_HASH_HEX_LEN + 1], q[400];
+    audit_chain_hash((const char *)sqlite3_column_text(st, 5), &en, h);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    snprintf(q, sizeof q,
+             "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"role\":\"admin\"}', hash = '%s' "
+             "WHERE seq = 5",
+             h);
+    sql(f->path, q, SQLITE_OK);
+    verify(f, &checked, &bad, why, sizeof why);
+    assert_int_equal(bad, 6);
+    assert_int_equal(checked, 5);
+    assert_contains(why, "entry 6 does not chain to entry 5");
+}
+
+static void test_audit_detects_missing_row(void **state)
+{
+    fx *f = *state;
+    int64_t checked, bad;
+    char why[256];
+    sql(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 4", SQLITE_OK);
+    verify(f, &checked, &bad, why, sizeof why);
+    assert_int_equal(bad, 4);
+    assert_int_equal(checked, 3);
+    assert_contains(why, "entry 4 is missing");
+    /* the first entry removed */
+    sql(f->path, "DELETE FROM audit_log WHERE seq = 1", SQLITE_OK);
+    verify(f, &checked, &bad, why, sizeof why);
+    assert_int_equal(bad, 1);
+    assert_int_equal(checked, 0);
+}
+
+/* ---- group commit ---- */
+
+enum { THREADS = 8, PER_THREAD = 200 };
+
+typedef struct {
+    fx *f;
+    int k;
+    char **ids;
+    int errors, conflicts, updates;
+    char first_error[300];
+} gc_arg;
+
+static void gc_error(gc_arg *a, const char *what, const dz_err *e)
+{
+    if (!a->errors++)
+        snprintf(a->first_error, sizeof a->first_error, "thread %d: %s: %s", a->k, what, e ? e->msg : "");
+}
+
+static void *gc_writer(void *p)
+{
+    gc_arg *a = p;
+    static const char *const sev[] = {"low", "medium", "high", "critical"};
+    principal who = a->k % 2 ? a->f->tashi : a->f->admin;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char body[200];
+        snprintf(body, sizeof body, "{\"title\":\"gc %d-%d\",\"severity\":\"%s\",\"constituents\":[\"druk-bank\"]}",
+                 a->k, i, sev[i % 4]);
+        incident_fields fl;
+        dz_err e = {0};
+        json_t *out = NULL;
+        if (decode_incident(body, strlen(body), true, &fl, &e) != DZ_OK) {
+            gc_error(a, "decode", &e);
+            continue;
+        }
+        dz_code rc = store_incident_create(a->f->s, &who, &fl, &out, &e);
+        incident_fields_free(&fl);
+        if (rc != DZ_OK) {
+            gc_error(a, "create", &e);
+            continue;
+        }
+        char title[64];
+        snprintf(title, sizeof title, "gc %d-%d", a->k, i);
+        if (!S(out, "title") || strcmp(S(out, "title"), title) != 0)
+            gc_error(a, "read back another incident", NULL);
+        a->ids[i] = strdup(S(out, "id"));
+        json_decref(out);
+        store_scope sc = policy_incident_scope(&who);
+        if (i % 40 == 0) { /* a refused write inside a batch fails alone */
+            const char *ub = "{\"status\":\"closed\"}";
+            if (decode_incident(ub, strlen(ub), false, &fl, &e) == DZ_OK) {
+                rc = store_incident_update(a->f->s, &who, &sc, a->ids[i], &fl, &out, &e);
+                incident_fields_free(&fl);
+                if (rc == DZ_ECONFLICT)
+                    a->conflicts++;
+                else
+                    gc_error(a, "illegal update was not refused", &e);
+                if (rc == DZ_OK)
+                    json_decref(out);
+            }
+        }
+        if (i % 50 == 1) {
+            const char *ub = "{\"status\":\"triage\"}";
+            if (decode_incident(ub, strlen(ub), false, &fl, &e) == DZ_OK) {
+                rc = store_incident_update(a->f->s, &who, &sc, a->ids[i], &fl, &out, &e);
+                incident_fields_free(&fl);
+                if (rc == DZ_OK) {
+                    if (strcmp(S(out, "status"), "triage") != 0)
+                        gc_error(a, "update not visible", NULL);
+                    json_decref(out);
+                    a->updates++;
+                } else {
+                    gc_error(a, "update", &e);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+typedef struct {
+    fx *f;
+    volatile int stop;
+    int rounds, errors;
+    char first_error[300];
+} gc_reader_arg;
+
+/* Reads while the writers write: WAL readers never block and never fail. */
+static void *gc_reader(void *p)
+{
+    gc_reader_arg *a = p;
+    store_scope sc = policy_incident_scope(&a->f->admin);
+    do { /* at least once, however the threads are scheduled */
+        incident_filter flt = {.limit = 20, .constituent = "druk-bank"};
+        json_t *o;
+        dz_err e = {0};
+        if (store_incident_list(a->f->s, &sc, &flt, &o, &e) != DZ_OK) {
+            if (!a->errors++)
+                snprintf(a->first_error, sizeof a->first_error, "list: %s", e.msg);
+            continue;
+        }
+        json_decref(o);
+        a->rounds++;
+    } while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE));
+    return NULL;
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void test_group_commit(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    size_t audits = audit_count(f);
+    assert_dz_ok(store_start_writer(f->s, &e), e);
+    assert_dz_ok(store_start_writer(f->s, &e), e); /* twice is harmless */
+    char **ids = calloc(THREADS * PER_THREAD, sizeof *ids);
+    gc_arg args[THREADS];
+    pthread_t th[THREADS], rth;
+    gc_reader_arg ra = {.f = f};
+    assert_int_equal(pthread_create(&rth, NULL, gc_reader, &ra), 0);
+    for (int k = 0; k < THREADS; k++) {
+        args[k] = (gc_arg){.f = f, .k = k, .ids = ids + k * PER_THREAD};
+        assert_int_equal(pthread_create(&th[k], NULL, gc_writer, &args[k]), 0);
+    }
+    int errors = 0, conflicts = 0, updates = 0;
+    for (int k = 0; k < THREADS; k++) {
+        pthread_join(th[k], NULL);
+        if (args[k].errors)
+            print_error("%s\n", args[k].first_error);
+        errors += args[k].errors;
+        conflicts += args[k].conflicts;
+        updates += args[k].updates;
+    }
+    __atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(rth, NULL);
+    if (ra.errors)
+        fail_msg("reader: %d errors, first: %s", ra.errors, ra.first_error);
+    assert_true(ra.rounds > 0);
+    assert_int_equal(errors, 0);
+    assert_int_equal(conflicts, THREADS * 5);
+    assert_int_equal(updates, THREADS * 4);
+
+    /* 1600 distinct ids, exactly the numbers 1..1600: no gaps, no repeats */
+    qsort(ids, THREADS * PER_THREAD, sizeof *ids, cmp_str);
+    for (int i = 0; i < THREADS * PER_THREAD; i++) {
+        char want[PUBLIC_ID_MAX];
+        assert_non_null(ids[i]);
+        snprintf(want, sizeof want, "BTCIRT-2026-%05d", i + 1);
+        assert_string_equal(ids[i], want);
+    }
+    /* every one retrievable from another thread, with its own title */
+    store_scope sc = policy_incident_scope(&f->admin);
+    int triage = 0;
+    for (int i = 0; i < THREADS * PER_THREAD; i++) {
+        json_t *o;
+        assert_dz_ok(store_incident_get(f->s, &sc, ids[i], &o, &e), e);
+        assert_string_equal(S(o, "id"), ids[i]);
+        assert_true(strncmp(S(o, "title"), "gc ", 3) == 0);
+        triage += strcmp(S(o, "status"), "triage") == 0;
+        json_decref(o);
+    }
+    assert_int_equal(triage, THREADS * 4);
+    incident_filter flt = {.constituent = "druk-bank"};
+    int pages;
+    json_t *all = walk(f, &f->admin, flt, 500, &pages);
+    assert_int_equal(json_array_size(all), THREADS * PER_THREAD);
+    json_decref(all);
+    assert_int_equal(audit_count(f), audits + THREADS * PER_THREAD + THREADS * 4);
+    audit_ok(f);
+
+    /* after the writer stops, writes run inline again */
+    store_stop_writer(f->s);
+    store_stop_writer(f->s);
+    char *id = mk_id(f, &f->admin, "{\"title\":\"after\"}");
+    assert_string_equal(id, "BTCIRT-2026-01601");
+    free(id);
+    for (int i = 0; i < THREADS * PER_THREAD; i++)
+        free(ids[i]);
+    free(ids);
+    audit_ok(f);
+}
+
+int main(void)
+{
+#define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        TEST(test_open_and_migrate),
+        TEST(test_constituents_and_users),
+        TEST(test_incident_create),
+        TEST(test_lifecycle_timeline_metrics),
+        TEST(test_field_changes),
+        TEST(test_scope_isolation),
+        TEST(test_list_filters),
+        TEST(test_list_pagination),
+        TEST(test_tasks),
+        TEST(test_merge),
+        TEST(test_reports),
+        TEST(test_audit_list_and_verify),
+        TEST(test_audit_detects_altered_row),
+        TEST(test_audit_detects_rehashed_row),
+        TEST(test_audit_detects_missing_row),
+        TEST(test_group_commit),
+    };
+#undef TEST
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
