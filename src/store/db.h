@@ -2,8 +2,7 @@
  * db: the thin driver interface every store query goes through.
  *
  * Store code is written once against this interface with portable SQL and
- * `?` placeholders; a driver per backend (db_sqlite.c now, db_pg.c with the
- * PostgreSQL issue) executes it. Statements are prepared once per connection
+ * `?` placeholders; a driver per backend (db_sqlite.c, db_pg.c) executes it. Statements are prepared once per connection
  * and cached by their text, so SQL is always constant text and values are
  * always bound, never spliced in.
  *
@@ -20,8 +19,11 @@ typedef struct db_stmt db_stmt;
 
 enum { DB_DONE = 0, DB_ROW = 1, DB_ERROR = -1 };
 
+/* sqlite:PATH (or a bare path) or postgres://...; the driver is chosen by the URL. */
 dz_code db_open(const char *url, db **out, dz_err *e);
 void db_close(db *d);
+/* "sqlite" or "postgres". */
+const char *db_backend(db *d);
 
 /* Runs SQL text without parameters (may hold several statements). */
 dz_code db_exec(db *d, const char *sql, dz_err *e);
@@ -40,6 +42,7 @@ int db_step(db_stmt *st, dz_err *e);
 /* Steps a statement that returns no rows and resets it. */
 dz_code db_run(db_stmt *st, dz_err *e);
 
+int db_col_count(db_stmt *st);
 int64_t db_col_int(db_stmt *st, int col);
 /* NULL for SQL NULL; valid until the next step or reset. */
 const char *db_col_text(db_stmt *st, int col);

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-extern const struct embedded_file migrations_sqlite[];
+extern const struct embedded_file migrations_sqlite[], migrations_pg[];
 
 #define WRITE_BATCH_MAX 256
 
@@ -168,10 +168,16 @@ static dz_code schema_version(db *d, int *version, dz_err *e)
     return DZ_OK;
 }
 
-static int latest_migration(void)
+/* The numbered list is one; each backend has its own DDL for each number. */
+static const struct embedded_file *migrations_of(db *d)
+{
+    return strcmp(db_backend(d), "postgres") == 0 ? migrations_pg : migrations_sqlite;
+}
+
+static int latest_migration(db *d)
 {
     int latest = 0;
-    for (const struct embedded_file *m = migrations_sqlite; m->name; m++)
+    for (const struct embedded_file *m = migrations_of(d); m->name; m++)
         if (atoi(m->name) > latest)
             latest = atoi(m->name);
     return latest;
@@ -183,8 +189,8 @@ dz_code store_migrate(store *s, int *applied, int *version, dz_err *e)
     *applied = 0;
     pthread_mutex_lock(&s->inline_lock);
     dz_code rc = schema_version(s->wdb, &current, e);
-    for (int want = current + 1; rc == DZ_OK && want <= latest_migration(); want++) {
-        const struct embedded_file *m = migrations_sqlite;
+    for (int want = current + 1; rc == DZ_OK && want <= latest_migration(s->wdb); want++) {
+        const struct embedded_file *m = migrations_of(s->wdb);
         while (m->name && atoi(m->name) != want)
             m++;
         if (!m->name) {
@@ -223,21 +229,39 @@ dz_code store_check_schema(store *s, dz_err *e)
     pthread_mutex_unlock(&s->inline_lock);
     if (rc != DZ_OK)
         return rc;
-    if (v < latest_migration())
+    int want = latest_migration(s->wdb);
+    if (v < want)
         return dz_fail(e, DZ_ECONFLICT, "database schema is at version %d, this dzong needs %d: run `dzong migrate`",
-                       v, latest_migration());
-    if (v > latest_migration())
+                       v, want);
+    if (v > want)
         return dz_fail(e, DZ_ECONFLICT, "database schema version %d is newer than this dzong (%d): upgrade dzong", v,
-                       latest_migration());
+                       want);
     return DZ_OK;
 }
 
 /* ---- writes ---- */
 
+/*
+ * Begins a write transaction and takes the writers' lock: the audit_head row.
+ * On PostgreSQL this serialises writers of every node, so each write sees all
+ * earlier ones (ids, the audit chain, uniqueness checks) and no two
+ * transactions can deadlock on rows taken in different orders.
+ */
+static dz_code begin_write(db *d, dz_err *e)
+{
+    db_stmt *st;
+    if (db_begin(d, true, e) != DZ_OK)
+        return e->code;
+    if (db_prepare(d, "UPDATE audit_head SET seq = seq WHERE id = 1", &st, e) == DZ_OK && db_run(st, e) == DZ_OK)
+        return DZ_OK;
+    db_rollback(d);
+    return e->code;
+}
+
 static dz_code write_inline(store *s, store_write_fn fn, void *ctx, dz_err *e)
 {
     pthread_mutex_lock(&s->inline_lock);
-    dz_code rc = db_begin(s->wdb, true, e);
+    dz_code rc = begin_write(s->wdb, e);
     if (rc == DZ_OK)
         rc = fn(s, s->wdb, ctx, e);
     if (rc == DZ_OK)
@@ -251,7 +275,7 @@ static dz_code write_inline(store *s, store_write_fn fn, void *ctx, dz_err *e)
 static void run_batch(store *s, write_req *batch)
 {
     dz_err e;
-    dz_code rc = db_begin(s->wdb, true, &e);
+    dz_code rc = begin_write(s->wdb, &e);
     for (write_req *r = batch; r; r = r->next) {
         if (rc != DZ_OK) {
             r->rc = rc;

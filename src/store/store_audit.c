@@ -17,14 +17,15 @@ dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *ac
     json_decref(detail);
     if (!detail_text)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
-    dz_code rc = db_prepare(d, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &st, e);
+    /* audit_head is locked by this transaction already (store.c begin_write). */
+    dz_code rc = db_prepare(d, "SELECT seq, hash FROM audit_head WHERE id = 1", &st, e);
     if (rc == DZ_OK) {
         int r = db_step(st, e);
         if (r == DB_ROW) {
             seq = db_col_int(st, 0) + 1;
             snprintf(prev, sizeof prev, "%s", db_col_text(st, 1));
-        } else if (r == DB_ERROR) {
-            rc = e->code;
+        } else {
+            rc = r == DB_ERROR ? e->code : dz_fail(e, DZ_EDB, "audit_head row is missing");
         }
         db_reset(st);
     }
@@ -43,6 +44,11 @@ dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *ac
         db_bind_text(st, 6, detail_text);
         db_bind_text(st, 7, prev);
         db_bind_text(st, 8, hash);
+        rc = db_run(st, e);
+    }
+    if (rc == DZ_OK && (rc = db_prepare(d, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", &st, e)) == DZ_OK) {
+        db_bind_int(st, 1, seq);
+        db_bind_text(st, 2, hash);
         rc = db_run(st, e);
     }
     free(detail_text);

@@ -238,7 +238,7 @@ static dz_code set_constituents(db *d, int64_t id, char **names, size_t n, dz_er
         return e->code;
     for (size_t i = 0; i < n; i++) {
         if (db_prepare(d, "INSERT INTO incident_constituents(incident_id, constituent_id) "
-                          "SELECT ?, id FROM constituents WHERE short_name = ?", &st, e) != DZ_OK)
+                          "SELECT CAST(? AS BIGINT), id FROM constituents WHERE short_name = ?", &st, e) != DZ_OK)
             return e->code;
         db_bind_int(st, 1, id);
         db_bind_text(st, 2, names[i]);
@@ -559,18 +559,20 @@ dz_code store_incident_update(store *s, const principal *who, const store_scope 
 
 /* ---- listing ---- */
 
-/* Filters, in bind order; every one is "(? IS NULL OR ...)" so one constant statement serves all. */
+/* Filters, in bind order; every one is "(? IS NULL OR ...)" so one constant statement serves all.
+ * NULL_TEXT casts the first ? so PostgreSQL knows its type. */
+#define NULL_TEXT "CAST(? AS TEXT) IS NULL"
 #define LIST_FILTERS                                                                                          \
     SCOPE_SQL                                                                                                 \
-    " AND (? IS NULL OR (',' || ? || ',') LIKE ('%,' || i.status || ',%'))"                                   \
-    " AND (? IS NULL OR (',' || ? || ',') LIKE ('%,' || i.severity || ',%'))"                                 \
-    " AND (? IS NULL OR i.taxonomy = ?) AND (? IS NULL OR i.type = ?) AND (? IS NULL OR i.tlp = ?)"           \
-    " AND (? IS NULL OR EXISTS (SELECT 1 FROM incident_constituents fc JOIN constituents c ON c.id = "        \
+    " AND (" NULL_TEXT " OR (',' || ? || ',') LIKE ('%,' || i.status || ',%'))"                                   \
+    " AND (" NULL_TEXT " OR (',' || ? || ',') LIKE ('%,' || i.severity || ',%'))"                                 \
+    " AND (" NULL_TEXT " OR i.taxonomy = ?) AND (" NULL_TEXT " OR i.type = ?) AND (" NULL_TEXT " OR i.tlp = ?)"           \
+    " AND (" NULL_TEXT " OR EXISTS (SELECT 1 FROM incident_constituents fc JOIN constituents c ON c.id = "        \
     "fc.constituent_id WHERE fc.incident_id = i.id AND c.short_name = ?))"                                    \
-    " AND (? IS NULL OR (? = '' AND i.assignee_id IS NULL) OR EXISTS (SELECT 1 FROM users fu WHERE fu.id = "  \
+    " AND (" NULL_TEXT " OR (? = '' AND i.assignee_id IS NULL) OR EXISTS (SELECT 1 FROM users fu WHERE fu.id = "  \
     "i.assignee_id AND fu.username = ?))"                                                                     \
-    " AND (? IS NULL OR EXISTS (SELECT 1 FROM incident_tags ft WHERE ft.incident_id = i.id AND ft.tag = ?))"  \
-    " AND (? IS NULL OR lower(i.title) LIKE ? ESCAPE '\\' OR lower(i.description) LIKE ? ESCAPE '\\' "        \
+    " AND (" NULL_TEXT " OR EXISTS (SELECT 1 FROM incident_tags ft WHERE ft.incident_id = i.id AND ft.tag = ?))"  \
+    " AND (" NULL_TEXT " OR lower(i.title) LIKE ? ESCAPE '\\' OR lower(i.description) LIKE ? ESCAPE '\\' "        \
     "OR i.public_id = ?)"                                                                                     \
     " AND (? = 0 OR i.created_at >= ?) AND (? = 0 OR i.created_at < ?)"                                       \
     " AND (? = 0 OR i.updated_at >= ?) AND (? = 0 OR i.updated_at < ?)"
@@ -865,10 +867,10 @@ static dz_code task_write_tx(store *s, db *d, void *arg, dz_err *e)
         what = "created";
     } else if (rc == DZ_OK) {
         /* Each column keeps its value unless the request set it (flag bound before the value). */
-        rc = db_prepare(d, "UPDATE incident_tasks SET title = CASE WHEN ? THEN ? ELSE title END, "
-                           "status = CASE WHEN ? THEN ? ELSE status END, "
-                           "assignee_id = CASE WHEN ? THEN ? ELSE assignee_id END, "
-                           "due_at = CASE WHEN ? THEN ? ELSE due_at END, updated_at = ? "
+        rc = db_prepare(d, "UPDATE incident_tasks SET title = CASE WHEN ? = 1 THEN ? ELSE title END, "
+                           "status = CASE WHEN ? = 1 THEN ? ELSE status END, "
+                           "assignee_id = CASE WHEN ? = 1 THEN CAST(? AS BIGINT) ELSE assignee_id END, "
+                           "due_at = CASE WHEN ? = 1 THEN CAST(? AS BIGINT) ELSE due_at END, updated_at = ? "
                            "WHERE id = ? AND incident_id = ?", &st, e);
         if (rc == DZ_OK) {
             db_bind_int(st, 1, (t->set & TASKF_TITLE) != 0);
@@ -991,9 +993,9 @@ static dz_code merge_tx(store *s, db *d, void *arg, dz_err *e)
         "UPDATE reports SET incident_id = ? WHERE incident_id = ?",
         "UPDATE incident_timeline SET incident_id = ? WHERE incident_id = ?",
         "UPDATE incidents SET duplicate_of = ? WHERE duplicate_of = ?",
-        "INSERT INTO incident_constituents(incident_id, constituent_id) SELECT ?, constituent_id "
+        "INSERT INTO incident_constituents(incident_id, constituent_id) SELECT CAST(? AS BIGINT), constituent_id "
         "FROM incident_constituents WHERE incident_id = ? ON CONFLICT DO NOTHING",
-        "INSERT INTO incident_tags(incident_id, tag) SELECT ?, tag FROM incident_tags WHERE incident_id = ? "
+        "INSERT INTO incident_tags(incident_id, tag) SELECT CAST(? AS BIGINT), tag FROM incident_tags WHERE incident_id = ? "
         "ON CONFLICT DO NOTHING",
     };
     for (size_t i = 0; rc == DZ_OK && i < sizeof moves / sizeof moves[0]; i++) {

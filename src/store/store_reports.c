@@ -184,7 +184,7 @@ dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int li
     db *d;
     db_stmt *st;
     if (store_reader(s, &d, e) != DZ_OK ||
-        db_prepare(d, REPORT_SELECT "WHERE (? = 0 OR r.id < ?) AND (? IS NULL OR i.public_id = ?)" ORG_FILTER
+        db_prepare(d, REPORT_SELECT "WHERE (? = 0 OR r.id < ?) AND (CAST(? AS TEXT) IS NULL OR i.public_id = ?)" ORG_FILTER
                                     " ORDER BY r.id DESC LIMIT ?", &st, e) != DZ_OK)
         return e->code;
     db_bind_int(st, 1, before);

@@ -308,7 +308,7 @@ static dz_code token_create_tx(store *s, db *d, void *arg, dz_err *e)
     token_create_ctx *c = arg;
     db_stmt *st;
     if (db_prepare(d, "INSERT INTO api_tokens(user_id, label, token_hash, created_at) "
-                      "SELECT id, ?, ?, ? FROM users WHERE username = ?", &st, e) != DZ_OK)
+                      "SELECT id, CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT) FROM users WHERE username = ?", &st, e) != DZ_OK)
         return e->code;
     db_bind_text(st, 1, c->label);
     db_bind_text(st, 2, c->hash);

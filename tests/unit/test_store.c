@@ -222,8 +222,8 @@ static int setup(void **state)
     assert_dz_ok(store_open(f->url, &st, &f->s, &e), e);
     int applied = -1, version = -1;
     assert_dz_ok(store_migrate(f->s, &applied, &version, &e), e);
-    assert_int_equal(applied, 1);
-    assert_int_equal(version, 1);
+    assert_int_equal(applied, version); /* a fresh database takes every migration */
+    assert_true(version >= 2);
     store_set_clock(f->s, T0);
 
     f->sys.role = ROLE_ADMIN;
@@ -278,7 +278,7 @@ static void test_open_and_migrate(void **state)
     int applied = -1, version = -1;
     assert_dz_ok(store_migrate(f->s, &applied, &version, &e), e); /* again: nothing to do */
     assert_int_equal(applied, 0);
-    assert_int_equal(version, 1);
+    assert_true(version >= 2);
     assert_dz_ok(store_check_schema(f->s, &e), e);
 
     /* a second store on the same file sees the same schema and data */
@@ -303,8 +303,10 @@ static void test_open_and_migrate(void **state)
     store_close(s2);
     unlink_db(path);
 
-    assert_dz_fails(store_open("postgres://localhost/dzong", &st, &s2, &e), DZ_EINVAL, e);
-    assert_contains(e.msg, "only sqlite:PATH");
+    assert_dz_fails(store_open("mysql://localhost/dzong", &st, &s2, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "use sqlite:PATH or postgres://");
+    assert_dz_fails(store_open("postgres://127.0.0.1:1/nothing?connect_timeout=2", &st, &s2, &e), DZ_EDB, e);
+    assert_contains(e.msg, "cannot connect to PostgreSQL");
     assert_dz_fails(store_open("sqlite:/nonexistent-dir-dzong/x.db", &st, &s2, &e), DZ_EDB, e);
 }
 

@@ -1,0 +1,75 @@
+/* db.c: picks the driver by URL and dispatches db.h to it. */
+#include "store/db_driver.h"
+
+#include <string.h>
+
+dz_code db_open(const char *url, db **out, dz_err *e)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return db_pg_driver.open(url, out, e);
+    if (strncmp(url, "sqlite:", 7) == 0 || !strstr(url, "://"))
+        return db_sqlite_driver.open(url, out, e);
+    return dz_fail(e, DZ_EINVAL, "database URL '%.100s': use sqlite:PATH or postgres://USER@HOST:PORT/DB", url);
+}
+
+const char *db_backend(db *d) { return d->drv->name; }
+void db_close(db *d) { if (d) d->drv->close(d); }
+dz_code db_exec(db *d, const char *sql, dz_err *e) { return d->drv->exec(d, sql, e); }
+dz_code db_prepare(db *d, const char *sql, db_stmt **out, dz_err *e) { return d->drv->prepare(d, sql, out, e); }
+void db_bind_int(db_stmt *st, int idx, int64_t v) { st->owner->drv->bind_int(st, idx, v); }
+void db_bind_text(db_stmt *st, int idx, const char *s) { st->owner->drv->bind_text(st, idx, s); }
+void db_bind_null(db_stmt *st, int idx) { st->owner->drv->bind_text(st, idx, NULL); }
+int db_step(db_stmt *st, dz_err *e) { return st->owner->drv->step(st, e); }
+int db_col_count(db_stmt *st) { return st->owner->drv->col_count(st); }
+int64_t db_col_int(db_stmt *st, int col) { return st->owner->drv->col_int(st, col); }
+const char *db_col_text(db_stmt *st, int col) { return st->owner->drv->col_text(st, col); }
+bool db_col_null(db_stmt *st, int col) { return st->owner->drv->col_null(st, col); }
+void db_reset(db_stmt *st) { st->owner->drv->reset(st); }
+int64_t db_changes(db *d) { return d->drv->changes(d); }
+
+void db_bind_int_or_null(db_stmt *st, int idx, int64_t v, int64_t null_value)
+{
+    if (v == null_value)
+        db_bind_null(st, idx);
+    else
+        db_bind_int(st, idx, v);
+}
+
+dz_code db_run(db_stmt *st, dz_err *e)
+{
+    int rc = db_step(st, e);
+    db_reset(st);
+    return rc == DB_ERROR ? e->code : DZ_OK;
+}
+
+dz_code db_begin(db *d, bool write, dz_err *e)
+{
+    return db_exec(d, write ? d->drv->begin_write_sql : "BEGIN", e);
+}
+
+dz_code db_commit(db *d, dz_err *e)
+{
+    return db_exec(d, "COMMIT", e);
+}
+
+void db_rollback(db *d)
+{
+    if (d->drv->in_transaction(d))
+        db_exec(d, "ROLLBACK", NULL);
+}
+
+dz_code db_savepoint(db *d, dz_err *e)
+{
+    return db_exec(d, "SAVEPOINT item", e);
+}
+
+dz_code db_release(db *d, dz_err *e)
+{
+    return db_exec(d, "RELEASE SAVEPOINT item", e);
+}
+
+void db_rollback_to(db *d)
+{
+    db_exec(d, "ROLLBACK TO SAVEPOINT item", NULL);
+    db_exec(d, "RELEASE SAVEPOINT item", NULL);
+}
