@@ -39,6 +39,7 @@ int cmd_user(const dz_config *cfg, int argc, char **argv);
 int cmd_token(const dz_config *cfg, int argc, char **argv);
 int cmd_constituent(const dz_config *cfg, int argc, char **argv);
 int cmd_audit(const dz_config *cfg, int argc, char **argv);
+int cmd_jobs(const dz_config *cfg, int argc, char **argv);
 
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);

@@ -1,5 +1,6 @@
 /* cmd_serve.c: `dzong serve`: the API and web UI until SIGINT or SIGTERM. */
 #include "cli/cli.h"
+#include "jobs/scheduler.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -60,9 +61,18 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
 
     store *st;
     server *srv;
+    scheduler *jobs = NULL;
+    char node[160], host[64] = "localhost";
     if (cli_open_store(cfg, true, &st, &e) != DZ_OK)
         return cli_fail(&e);
     if (store_start_writer(st, &e) != DZ_OK || server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
+        store_close(st);
+        return cli_fail(&e);
+    }
+    gethostname(host, sizeof host - 1);
+    snprintf(node, sizeof node, "%s:%u/%d", host, server_port(srv), (int)getpid());
+    if (scheduler_start(st, node, 5, &jobs, &e) != DZ_OK) {
+        server_stop(srv);
         store_close(st);
         return cli_fail(&e);
     }
@@ -78,6 +88,7 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
             break;
     }
     fprintf(stderr, "dzong: stopping\n");
+    scheduler_stop(jobs);
     server_stop(srv);
     store_close(st);
     if (cfg->server.access_log && cfg->server.access_log != stdout)

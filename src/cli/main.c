@@ -20,6 +20,7 @@ static const char usage[] =
     "  token create USER [--label L]  print a new API token for USER\n"
     "  constituent add|list           manage constituent organisations (minimal record)\n"
     "  audit verify|list              check or show the hash-chained audit log\n"
+    "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
     "  version                        print the version\n"
     "  help [COMMAND]                 this text, or a command's\n"
     "\n"
@@ -103,6 +104,8 @@ int main(int argc, char **argv)
         return cmd_constituent(&cfg, argc, argv);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(&cfg, argc, argv);
+    if (strcmp(cmd, "jobs") == 0)
+        return cmd_jobs(&cfg, argc, argv);
     fprintf(stderr, "dzong: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -120,6 +120,14 @@ dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int li
 dz_code store_report_link(store *s, const principal *who, const store_scope *scope, const char *report_id,
                           const char *incident_id, json_t **out, dz_err *e);
 
+/* ---- scheduled jobs (jobs/scheduler.c runs them) ---- */
+/* Claims one due job for node (its next run moves one interval on); claimed is false when none is due. */
+dz_code store_job_claim(store *s, const char *node, char name[64], bool *claimed, dz_err *e);
+/* Records a run's end; error NULL for success. */
+dz_code store_job_finish(store *s, const char *name, const char *error, dz_err *e);
+dz_code store_job_list(store *s, json_t **out, dz_err *e);
+dz_code store_session_purge(store *s, int64_t *purged, dz_err *e);
+
 /* ---- audit ---- */
 /* Appends inside the caller's write; used by every store write above. */
 dz_code store_audit_list(store *s, int64_t after_seq, int limit, json_t **out, dz_err *e);
