@@ -45,6 +45,25 @@ if [ -f ../shared/conformance/check-intelmq-shadowserver.py ] && build/dzong hel
   suite conformance python3 ../shared/conformance/check-intelmq-shadowserver.py build/dzong
 fi
 
+# PostgreSQL, when its server binaries are installed (make deps-test installs them):
+# one throwaway cluster on 127.0.0.1, a database per suite, stopped and removed
+# whatever happens. The API suite runs with its two-node test there.
+if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  pg_dir=$(mktemp -d /tmp/dzong-pg.XXXXXX)
+  trap 'tests/pg/cluster.sh stop "$pg_dir"' EXIT
+  trap 'exit 130' INT TERM HUP
+  if tests/pg/cluster.sh start "$pg_dir" >"$log_dir/pg-cluster.log" 2>&1 &&
+     api_db=$(tests/pg/cluster.sh createdb "$pg_dir" dzong_api 2>>"$log_dir/pg-cluster.log") &&
+     unit_db=$(tests/pg/cluster.sh createdb "$pg_dir" dzong_unit 2>>"$log_dir/pg-cluster.log"); then
+    suite api-pg    python3 tests/api/run.py --dzong build/dzong --db "$api_db"
+    suite unit-pg   env DZONG_TEST_DB="$unit_db" meson test -C build --suite pg --print-errorlogs
+  else
+    sed 's/^/   /' "$log_dir/pg-cluster.log"
+    total_fail=$((total_fail + 1))
+    printf '== %-10s %d passed, %d failed   (log: %s)\n' "postgres" 0 1 "$log_dir/pg-cluster.log"
+  fi
+fi
+
 echo
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -40,9 +40,13 @@ int cmd_token(const dz_config *cfg, int argc, char **argv);
 int cmd_constituent(const dz_config *cfg, int argc, char **argv);
 int cmd_audit(const dz_config *cfg, int argc, char **argv);
 int cmd_jobs(const dz_config *cfg, int argc, char **argv);
+int cmd_db(const dz_config *cfg, int argc, char **argv);
 
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);
+
+/* The URL with any password replaced by ***, for printing (logs must not carry it). */
+void cli_redact_url(const char *url, char *out, size_t n);
 
 /* Prints "dzong: <message>" to stderr and returns the exit code for e. */
 int cli_fail(const dz_err *e);

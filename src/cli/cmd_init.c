@@ -69,7 +69,9 @@ int cmd_init(const dz_config *cfg_in, int argc, char **argv)
     int64_t users;
     if (cli_open_store(&cfg, false, &st, &e) != DZ_OK || store_migrate(st, &applied, &version, &e) != DZ_OK)
         return cli_fail(&e);
-    printf("database %s at schema version %d (%d migration%s applied)\n", cfg.db_url, version, applied,
+    char shown[sizeof cfg.db_url];
+    cli_redact_url(cfg.db_url, shown, sizeof shown);
+    printf("database %s at schema version %d (%d migration%s applied)\n", shown, version, applied,
            applied == 1 ? "" : "s");
     if (store_user_count(st, &users, &e) != DZ_OK) {
         store_close(st);

@@ -76,9 +76,11 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
         store_close(st);
         return cli_fail(&e);
     }
+    char shown[sizeof cfg->db_url];
+    cli_redact_url(cfg->db_url, shown, sizeof shown);
     fprintf(stderr, "dzong: serving http://%s%s%s:%u/ (database %s, %u threads)\n",
             strchr(cfg->server.listen_addr, ':') ? "[" : "", cfg->server.listen_addr,
-            strchr(cfg->server.listen_addr, ':') ? "]" : "", server_port(srv), cfg->db_url, cfg->server.threads);
+            strchr(cfg->server.listen_addr, ':') ? "]" : "", server_port(srv), shown, cfg->server.threads);
     struct timespec tick = {1, 0};
     for (;;) { /* flush the access log once a second; stop on a signal */
         int sig = sigtimedwait(&sigs, NULL, &tick);

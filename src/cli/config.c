@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "lib/timeutil.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +75,11 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         if (strcmp(val, "true") && strcmp(val, "false"))
             return dz_fail(e, DZ_EINVAL, "cookie_secure must be true or false");
         cfg->server.cookie_secure = strcmp(val, "true") == 0;
+    } else if (strcmp(key, "trusted_proxy") == 0) {
+        unsigned char buf[16];
+        if (inet_pton(AF_INET, val, buf) != 1 && inet_pton(AF_INET6, val, buf) != 1)
+            return dz_fail(e, DZ_EINVAL, "trusted_proxy '%.60s' is not an IPv4 or IPv6 address", val);
+        snprintf(cfg->server.trusted_proxy, sizeof cfg->server.trusted_proxy, "%s", val);
     } else if (strcmp(key, "access_log") == 0) {
         snprintf(cfg->access_log, sizeof cfg->access_log, "%s", val);
     } else if (strncmp(key, "due.", 4) == 0) {
@@ -85,7 +91,7 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         cfg->store.due.seconds[sv] = secs;
     } else {
         return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, body_limit, session_ttl, "
-                                     "cookie_secure, access_log, due.low|medium|high|critical)", key);
+                                     "cookie_secure, trusted_proxy, access_log, due.low|medium|high|critical)", key);
     }
     return DZ_OK;
 }
@@ -157,8 +163,10 @@ dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
 
 dz_code cli_open_store(const dz_config *cfg, bool check_schema, store **out, dz_err *e)
 {
-    if (strncmp(cfg->db_url, "sqlite:", 7) == 0 && access(cfg->data_dir, F_OK) != 0 && check_schema)
-        return dz_fail(e, DZ_ENOTFOUND, "data directory '%s' does not exist: run `dzong init` first", cfg->data_dir);
+    /* SQLite would create an empty file; say what is missing instead. */
+    if (check_schema && strncmp(cfg->db_url, "sqlite:", 7) == 0 && access(cfg->db_url + 7, F_OK) != 0)
+        return dz_fail(e, DZ_ENOTFOUND, "database '%s' does not exist: run `dzong init` first (or pass --data DIR)",
+                       cfg->db_url + 7);
     if (store_open(cfg->db_url, &cfg->store, out, e) != DZ_OK)
         return e->code;
     if (check_schema && store_check_schema(*out, e) != DZ_OK) {
@@ -174,6 +182,28 @@ void cli_principal(principal *p)
     const char *login = getenv("USER");
     snprintf(p->username, sizeof p->username, "cli:%.56s", login && *login ? login : "root");
     p->role = ROLE_ADMIN;
+}
+
+/* The URL with any password replaced by ***, for printing. */
+void cli_redact_url(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "%s", url);
+    char *scheme = strstr(out, "://");
+    if (scheme) {
+        char *user = scheme + 3, *at = strchr(user, '@'), *colon = strchr(user, ':');
+        if (at && colon && colon < at) {
+            char rest[PATH_MAX + 16];
+            snprintf(rest, sizeof rest, "%s", at);
+            snprintf(colon, n - (size_t)(colon - out), ":***%s", rest);
+        }
+    }
+    char *pw = strstr(out, "password=");
+    if (pw) {
+        char *end = pw + 9 + strcspn(pw + 9, "&");
+        char rest[PATH_MAX + 16];
+        snprintf(rest, sizeof rest, "%s", end);
+        snprintf(pw + 9, n - (size_t)(pw + 9 - out), "***%s", rest);
+    }
 }
 
 int cli_fail(const dz_err *e)

@@ -21,6 +21,7 @@ static const char usage[] =
     "  constituent add|list           manage constituent organisations (minimal record)\n"
     "  audit verify|list              check or show the hash-chained audit log\n"
     "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
+    "  db copy SRC_URL DST_URL        copy the deployment into another (empty) database, verified\n"
     "  version                        print the version\n"
     "  help [COMMAND]                 this text, or a command's\n"
     "\n"
@@ -106,6 +107,8 @@ int main(int argc, char **argv)
         return cmd_audit(&cfg, argc, argv);
     if (strcmp(cmd, "jobs") == 0)
         return cmd_jobs(&cfg, argc, argv);
+    if (strcmp(cmd, "db") == 0)
+        return cmd_db(&cfg, argc, argv);
     fprintf(stderr, "dzong: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

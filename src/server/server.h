@@ -20,6 +20,7 @@ typedef struct server_config {
     int64_t session_ttl;  /* seconds */
     bool cookie_secure;   /* add Secure to the session cookie (behind TLS) */
     FILE *access_log;     /* JSON lines; NULL = none */
+    char trusted_proxy[64]; /* a reverse proxy's address: its X-Forwarded-For names the client */
 } server_config;
 
 void server_config_default(server_config *cfg);

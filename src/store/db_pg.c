@@ -10,6 +10,16 @@
  *
  * A query's rows are fetched whole on the first db_step and then walked; the
  * store's result sets are pages (<= 501 rows), not tables.
+ *
+ * A lost connection (the server restarted, a failover, a terminated backend)
+ * is re-established by the next statement issued outside a transaction, and
+ * the cached statements are prepared again on the new session; a statement
+ * outside a transaction that failed only because the connection was lost is
+ * retried once on the new one (the store writes only inside transactions, so
+ * what is retried is a read, a BEGIN or a ROLLBACK). Inside a transaction
+ * nothing is retried or reconnected: the statements fail, COMMIT fails, and
+ * only after the caller's ROLLBACK (or its next BEGIN) does the driver
+ * reconnect, so the work of a transaction is never split across two sessions.
  */
 #include "store/db_driver.h"
 
@@ -25,6 +35,7 @@ typedef struct pg_stmt {
     struct db_stmt base;
     char *sql; /* as the store wrote it; the cache key */
     char name[16];
+    unsigned gen; /* the session it was prepared on (pg_db.gen) */
     int nparams;
     char *vals[MAX_PARAMS];
     PGresult *res;
@@ -34,6 +45,8 @@ typedef struct pg_stmt {
 typedef struct pg_db {
     struct db base;
     PGconn *c;
+    unsigned gen;  /* bumped by every reconnect: statements prepared before must be prepared again */
+    bool in_tx;    /* between a successful BEGIN and COMMIT/ROLLBACK, whatever the connection's state */
     int next_name;
     int64_t changes;
     pg_stmt cache[STMT_CACHE_SLOTS];
@@ -63,12 +76,61 @@ static dz_code pg_fail(pg_db *q, PGresult *res, dz_err *e, const char *what)
     return dz_fail(e, pg_code(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL), "%s: %s", what, clean);
 }
 
+/* Quiet NOTICEs (CREATE ... IF NOT EXISTS) and pin what the SQL assumes; on every new session. */
+static dz_code pg_session_setup(pg_db *q, dz_err *e)
+{
+    PGresult *res = PQexec(q->c, "SET client_min_messages = warning; SET synchronous_commit = on; "
+                                 "SET standard_conforming_strings = on");
+    dz_code rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DZ_OK : pg_fail(q, res, e, "SQL");
+    PQclear(res);
+    return rc;
+}
+
+/* Reconnects a lost connection, but never inside a transaction. A failed attempt is retried by the next call. */
+static void pg_revive(pg_db *q)
+{
+    if (PQstatus(q->c) != CONNECTION_BAD || q->in_tx)
+        return;
+    PQreset(q->c);
+    q->gen++; /* the old session's prepared statements are gone in any case */
+    if (PQstatus(q->c) == CONNECTION_OK)
+        pg_session_setup(q, NULL);
+}
+
+/* After a failure: may the statement run again on a new connection? Only outside a transaction. */
+static bool pg_retryable(pg_db *q, int attempt)
+{
+    return attempt == 0 && !q->in_tx && PQstatus(q->c) == CONNECTION_BAD;
+}
+
 static dz_code pg_exec(db *d, const char *sql, dz_err *e)
 {
-    PGresult *res = PQexec(PG(d)->c, sql);
+    pg_db *q = PG(d);
+    bool begin = strcmp(sql, "BEGIN") == 0, commit = strcmp(sql, "COMMIT") == 0;
+    if (begin)
+        q->in_tx = false; /* a new transaction: whatever came before is over for the caller */
+    pg_revive(q);
+    if (commit && PQtransactionStatus(q->c) == PQTRANS_IDLE) { /* PostgreSQL would only warn */
+        q->in_tx = false;
+        return dz_fail(e, DZ_EDB, "COMMIT: no transaction is open on this connection");
+    }
+    PGresult *res = PQexec(q->c, sql);
     ExecStatusType s = PQresultStatus(res);
-    dz_code rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? DZ_OK : pg_fail(PG(d), res, e, "SQL");
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && pg_retryable(q, 0)) {
+        PQclear(res);
+        pg_revive(q);
+        res = PQexec(q->c, sql);
+        s = PQresultStatus(res);
+    }
+    dz_code rc = (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) ? DZ_OK : pg_fail(q, res, e, "SQL");
+    /* COMMIT of a transaction that had failed rolls it back and says so only in the command tag. */
+    if (rc == DZ_OK && commit && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        rc = dz_fail(e, DZ_EDB, "COMMIT: the transaction had failed and was rolled back (%s)", PQcmdStatus(res));
     PQclear(res);
+    if (begin)
+        q->in_tx = rc == DZ_OK;
+    else if (commit || strcmp(sql, "ROLLBACK") == 0)
+        q->in_tx = false; /* ended, committed or not */
     return rc;
 }
 
@@ -102,7 +164,10 @@ static dz_code pg_open(const char *url, db **out, dz_err *e)
     if (!q)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
     q->base.drv = &db_pg_driver;
-    q->c = PQconnectdb(url);
+    /* A default connect timeout, so an unreachable host fails in seconds; the URL's own wins. */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {"10", url, NULL};
+    q->c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(q->c) != CONNECTION_OK) {
         char msg[300];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(q->c));
@@ -111,9 +176,7 @@ static dz_code pg_open(const char *url, db **out, dz_err *e)
         free(q);
         return dz_fail(e, DZ_EDB, "cannot connect to PostgreSQL: %s", msg);
     }
-    /* Quiet NOTICEs (CREATE ... IF NOT EXISTS) and pin what the SQL assumes. */
-    if (pg_exec(&q->base, "SET client_min_messages = warning; SET synchronous_commit = on; "
-                          "SET standard_conforming_strings = on", e) != DZ_OK) {
+    if (pg_session_setup(q, e) != DZ_OK) {
         pg_close(&q->base);
         return e->code;
     }
@@ -155,6 +218,27 @@ static uint32_t hash_text(const char *s)
     return h;
 }
 
+/* PQprepare of the statement's SQL on the current session. */
+static dz_code pg_prepare_on_server(pg_db *q, const char *name, const char *sql, int *nparams, dz_err *e)
+{
+    size_t len = strlen(sql) * 2 + 64;
+    char *pg_sql = malloc(len);
+    if (!pg_sql)
+        return dz_fail(e, DZ_ENOMEM, "out of memory");
+    int np = rewrite_placeholders(sql, pg_sql, len);
+    if (np < 0 || np > MAX_PARAMS) {
+        free(pg_sql);
+        return dz_fail(e, DZ_EINTERNAL, "statement has too many parameters");
+    }
+    PGresult *res = PQprepare(q->c, name, pg_sql, 0, NULL);
+    free(pg_sql);
+    dz_code rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DZ_OK : pg_fail(q, res, e, "prepare");
+    PQclear(res);
+    if (rc == DZ_OK)
+        *nparams = np;
+    return rc;
+}
+
 static dz_code pg_prepare(db *d, const char *sql, db_stmt **out, dz_err *e)
 {
     pg_db *q = PG(d);
@@ -167,25 +251,20 @@ static dz_code pg_prepare(db *d, const char *sql, db_stmt **out, dz_err *e)
         }
         if (slot->sql)
             continue;
-        size_t len = strlen(sql) * 2 + 64;
-        char *pg_sql = malloc(len);
-        if (!pg_sql)
-            return dz_fail(e, DZ_ENOMEM, "out of memory");
-        int np = rewrite_placeholders(sql, pg_sql, len);
-        if (np < 0 || np > MAX_PARAMS) {
-            free(pg_sql);
-            return dz_fail(e, DZ_EINTERNAL, "statement has too many parameters");
-        }
+        int np = 0;
+        dz_code rc;
         snprintf(slot->name, sizeof slot->name, "s%d", ++q->next_name);
-        PGresult *res = PQprepare(q->c, slot->name, pg_sql, 0, NULL);
-        free(pg_sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            dz_code rc = pg_fail(q, res, e, "prepare");
-            PQclear(res);
-            return rc;
+        for (int attempt = 0;; attempt++) {
+            pg_revive(q);
+            if ((rc = pg_prepare_on_server(q, slot->name, sql, &np, e)) == DZ_OK || !pg_retryable(q, attempt))
+                break;
         }
-        PQclear(res);
+        if (rc != DZ_OK)
+            return rc;
         slot->sql = strdup(sql);
+        if (!slot->sql)
+            return dz_fail(e, DZ_ENOMEM, "out of memory");
+        slot->gen = q->gen;
         slot->nparams = np;
         slot->base.owner = d;
         *out = &slot->base;
@@ -221,13 +300,30 @@ static int pg_step(db_stmt *st, dz_err *e)
     pg_stmt *p = PS(st);
     pg_db *q = PG(st->owner);
     if (!p->res) {
-        p->res = PQexecPrepared(q->c, p->name, p->nparams, (const char *const *)p->vals, NULL, NULL, 0);
-        ExecStatusType s = PQresultStatus(p->res);
-        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
-            pg_fail(q, p->res, e, "query");
+        ExecStatusType s;
+        for (int attempt = 0;; attempt++) {
+            pg_revive(q);
+            if (p->gen != q->gen) { /* prepared on a session that is gone */
+                int np;
+                if (pg_prepare_on_server(q, p->name, p->sql, &np, e) != DZ_OK) {
+                    if (pg_retryable(q, attempt))
+                        continue;
+                    return DB_ERROR;
+                }
+                p->gen = q->gen;
+            }
+            p->res = PQexecPrepared(q->c, p->name, p->nparams, (const char *const *)p->vals, NULL, NULL, 0);
+            s = PQresultStatus(p->res);
+            if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK)
+                break;
+            if (!pg_retryable(q, attempt)) {
+                pg_fail(q, p->res, e, "query");
+                PQclear(p->res);
+                p->res = NULL;
+                return DB_ERROR;
+            }
             PQclear(p->res);
             p->res = NULL;
-            return DB_ERROR;
         }
         const char *ct = PQcmdTuples(p->res);
         q->changes = ct && *ct ? atoll(ct) : 0;
@@ -256,7 +352,12 @@ static int64_t pg_col_int(db_stmt *st, int col)
 
 static int pg_col_count(db_stmt *st) { return PS(st)->res ? PQnfields(PS(st)->res) : 0; }
 static int64_t pg_changes(db *d) { return PG(d)->changes; }
-static bool pg_in_transaction(db *d) { return PQtransactionStatus(PG(d)->c) != PQTRANS_IDLE; }
+/* On a lost connection libpq cannot tell (PQTRANS_UNKNOWN): then it is whether this driver began one. */
+static bool pg_in_transaction(db *d)
+{
+    PGTransactionStatusType t = PQtransactionStatus(PG(d)->c);
+    return t == PQTRANS_UNKNOWN ? PG(d)->in_tx : t != PQTRANS_IDLE;
+}
 
 const db_driver db_pg_driver = {
     .name = "postgres",

@@ -8,6 +8,7 @@
  */
 #include "store/db_driver.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,23 @@ static void sq_close(db *d)
     free(q);
 }
 
+/*
+ * SQLite counts every allocation under one process-wide mutex unless
+ * SQLITE_CONFIG_MEMSTATUS is off. dzong never reads those counters, and with a
+ * reader connection per worker thread that mutex is taken on every malloc of
+ * every request (futex waits under sqlite3Malloc in perf). It can only be
+ * changed before SQLite initialises, hence once, before the first open.
+ */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+static void sq_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE if already initialised: harmless */
+}
+
 static dz_code sq_open(const char *url, db **out, dz_err *e)
 {
     const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    pthread_once(&sq_config_once, sq_configure);
     sq_db *q = calloc(1, sizeof *q);
     if (!q)
         return dz_fail(e, DZ_ENOMEM, "out of memory");

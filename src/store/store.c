@@ -153,19 +153,27 @@ dz_code store_reader(store *s, db **out, dz_err *e)
 
 /* ---- migrations ---- */
 
-static dz_code schema_version(db *d, int *version, dz_err *e)
+/* Reads the schema version; with create, first makes the table (migrate only: a hot standby is read-only). */
+static dz_code schema_version(db *d, bool create, int *version, dz_err *e)
 {
     db_stmt *st;
     *version = 0;
-    if (db_exec(d, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
-                   "applied_at INTEGER NOT NULL)", e) != DZ_OK)
+    if (create && db_exec(d, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                             "applied_at BIGINT NOT NULL)", e) != DZ_OK)
         return e->code;
-    if (db_prepare(d, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &st, e) != DZ_OK)
-        return e->code;
-    if (db_step(st, e) == DB_ROW)
+    if (db_prepare(d, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &st, e) != DZ_OK) {
+        if (create)
+            return e->code;
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        return dz_fail(e, DZ_ECONFLICT, "no dzong schema in this database (%.200s): run `dzong migrate` "
+                                        "(or `dzong init`)", why);
+    }
+    int r = db_step(st, e);
+    if (r == DB_ROW)
         *version = (int)db_col_int(st, 0);
     db_reset(st);
-    return DZ_OK;
+    return r == DB_ERROR ? e->code : DZ_OK;
 }
 
 /* The numbered list is one; each backend has its own DDL for each number. */
@@ -188,7 +196,7 @@ dz_code store_migrate(store *s, int *applied, int *version, dz_err *e)
     int current;
     *applied = 0;
     pthread_mutex_lock(&s->inline_lock);
-    dz_code rc = schema_version(s->wdb, &current, e);
+    dz_code rc = schema_version(s->wdb, true, &current, e);
     for (int want = current + 1; rc == DZ_OK && want <= latest_migration(s->wdb); want++) {
         const struct embedded_file *m = migrations_of(s->wdb);
         while (m->name && atoi(m->name) != want)
@@ -225,7 +233,7 @@ dz_code store_check_schema(store *s, dz_err *e)
 {
     int v;
     pthread_mutex_lock(&s->inline_lock);
-    dz_code rc = schema_version(s->wdb, &v, e);
+    dz_code rc = schema_version(s->wdb, false, &v, e);
     pthread_mutex_unlock(&s->inline_lock);
     if (rc != DZ_OK)
         return rc;
@@ -287,7 +295,7 @@ static void run_batch(store *s, write_req *batch)
         r->rc = r->fn(s, s->wdb, r->ctx, &r->err);
         if (r->rc == DZ_OK)
             r->rc = db_release(s->wdb, &r->err);
-        else
+        if (r->rc != DZ_OK) /* also when the release failed: the savepoint is still there to undo it */
             db_rollback_to(s->wdb);
     }
     if (rc == DZ_OK && (rc = db_commit(s->wdb, &e)) != DZ_OK) {

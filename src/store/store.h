@@ -134,4 +134,36 @@ dz_code store_audit_list(store *s, int64_t after_seq, int limit, json_t **out, d
 /* checked: entries verified; first_bad: seq of the first altered/missing entry or 0; why: explanation. */
 dz_code store_audit_verify(store *s, int64_t *checked, int64_t *first_bad, char *why, size_t why_len, dz_err *e);
 
+/* ---- copying a deployment to another database (`dzong db copy`, store_copy.c) ---- */
+#define STORE_COPY_MAX_TABLES 32
+typedef struct store_copy_table {
+    char name[32];
+    int64_t src_rows, dst_rows;
+    char src_sha256[65], dst_sha256[65]; /* hex, over the rows in key order (see store_copy.c) */
+    bool ok;                             /* counts and checksums agree */
+} store_copy_table;
+
+typedef struct store_copy_report {
+    int schema_version;
+    bool copied;          /* the destination transaction committed */
+    size_t n;             /* tables verified (t[0..n-1]) */
+    size_t mismatches;
+    store_copy_table t[STORE_COPY_MAX_TABLES];
+} store_copy_report;
+
+/* Called after each table is copied (inside the destination's transaction). */
+typedef void (*store_copy_progress)(const char *table, int64_t rows, void *arg);
+
+/*
+ * Copies every table from src_url to dst_url (any pair of backends) in one
+ * destination transaction, then reads the destination back and compares row
+ * counts and SHA-256 checksums per table. The destination is migrated first
+ * and must be empty; both must be at the same schema version; the source is
+ * only read (one snapshot). DZ_ECONFLICT: refused (destination not empty,
+ * versions differ); DZ_EDB with out->copied: committed, but out->mismatches
+ * tables differ.
+ */
+dz_code store_copy(const char *src_url, const char *dst_url, const store_settings *settings,
+                   store_copy_progress progress, void *progress_arg, store_copy_report *out, dz_err *e);
+
 #endif

@@ -115,10 +115,11 @@ static dz_code first_status_at(db *d, int64_t id, const char *status, int64_t *a
     db_bind_int(st, 1, id);
     db_bind_text(st, 2, status);
     *at = 0;
-    if (db_step(st, e) == DB_ROW && !db_col_null(st, 0))
+    int rc = db_step(st, e);
+    if (rc == DB_ROW && !db_col_null(st, 0))
         *at = db_col_int(st, 0);
     db_reset(st);
-    return DZ_OK;
+    return rc == DB_ERROR ? e->code : DZ_OK;
 }
 
 #define INCIDENT_SELECT                                                                                        \

@@ -20,12 +20,16 @@ import time
 # ---------------------------------------------------------------- registry
 
 TESTS = []  # (name, fn, timeout_s)
+ONLY_BACKEND = {}  # test name -> the only backend ("sqlite", "postgres") it runs on
 
 
-def test(name, timeout=30):
-    """Registers fn(ctx) as a test; tests run in registration order."""
+def test(name, timeout=30, backend=None):
+    """Registers fn(ctx) as a test; tests run in registration order. With backend,
+    the test runs only against that database backend (run.py leaves it out otherwise)."""
     def deco(fn):
         TESTS.append((name, fn, timeout))
+        if backend:
+            ONLY_BACKEND[name] = backend
         return fn
     return deco
 
@@ -116,8 +120,12 @@ class User:
 
 
 class Ctx:
-    def __init__(self, dzong, tmp, repo):
+    def __init__(self, dzong, tmp, repo, db_url=None):
         self.dzong = dzong
+        # None: SQLite in the data directory (dzong's default); else a postgres:// URL,
+        # given to every dzong subprocess as DZONG_DB.
+        self.db_url = db_url
+        self.backend = "postgres" if db_url else "sqlite"
         self.tmp = tmp
         self.repo = repo
         self.data = os.path.join(tmp, "data")
@@ -134,10 +142,20 @@ class Ctx:
         self._seq += 1
         return "%s-%s-%d" % (stem, self.tag, self._seq)
 
+    # -- the environment of every dzong subprocess: the database under test and nothing else
+    def env(self):
+        env = dict(os.environ)
+        env.pop("DZONG_DB", None)
+        env.pop("DZONG_DATA", None)
+        env.pop("DZONG_LISTEN", None)
+        if self.db_url:
+            env["DZONG_DB"] = self.db_url
+        return env
+
     # -- CLI
     def cli(self, *args, stdin=None, timeout=30, check_rc=True):
         p = subprocess.run([self.dzong, "--data", self.data] + list(args), input=stdin, capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, env=self.env())
         if check_rc and p.returncode != 0:
             raise AssertionError("dzong %s exited %d: %s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr))
         return p
@@ -155,18 +173,19 @@ class Ctx:
         return u
 
     # -- server process
-    def start_server(self, attempts=5):
+    def spawn_server(self, log_path, attempts=5):
+        """Starts one `dzong serve` on a free port; returns (proc, port) once /healthz answers 200."""
         last = ""
         for _ in range(attempts):
             s = socket.socket()
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
             s.close()
-            log = open(self.log_path, "ab")
+            log = open(log_path, "ab")
             log.write(("\n==== serve on port %d at %s ====\n" % (port, time.strftime("%H:%M:%S"))).encode())
             log.flush()
             proc = subprocess.Popen([self.dzong, "--data", self.data, "serve", "--listen", "127.0.0.1:%d" % port],
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env())
             log.close()
             deadline = time.time() + 10
             while time.time() < deadline:
@@ -179,14 +198,16 @@ class Ctx:
                     r.read()
                     c.close()
                     if r.status == 200:
-                        self.proc, self.port = proc, port
-                        return
+                        return proc, port
                 except OSError:
                     pass
                 time.sleep(0.05)
             last = "exit code %r" % proc.poll()
             self._kill(proc)
-        raise RuntimeError("dzong serve did not come up (%s); see %s" % (last, self.log_path))
+        raise RuntimeError("dzong serve did not come up (%s); see %s" % (last, log_path))
+
+    def start_server(self, attempts=5):
+        self.proc, self.port = self.spawn_server(self.log_path, attempts)
 
     @staticmethod
     def _kill(proc, graceful=True):
@@ -217,14 +238,14 @@ class Ctx:
         self.proc = None
 
     # -- HTTP helpers
-    def conn(self, timeout=15):
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def conn(self, timeout=15, port=None):
+        return http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
 
     def req(self, method, path, as_user=None, token=None, body=NOBODY, raw=None, cookie=None, csrf=None,
-            headers=None, timeout=15):
+            headers=None, timeout=15, port=None):
         if as_user is not None:
             token = self.users[as_user].token
-        c = self.conn(timeout)
+        c = self.conn(timeout, port)
         try:
             return do_request(c, method, path, token, body, raw, cookie, csrf, headers)
         finally:

@@ -2,7 +2,13 @@
 """
 Black-box API suite for dzong.
 
-    python3 tests/api/run.py --dzong build/dzong [--keep] [--only SUBSTRING]
+    python3 tests/api/run.py --dzong build/dzong [--db postgres://...] [--keep] [--only SUBSTRING]
+
+Without --db the database is SQLite in the temporary data directory (a DZONG_DB
+in the environment is ignored); with --db every dzong subprocess gets
+DZONG_DB=URL (PostgreSQL: give it an empty database of its own). Tests bound to
+the other backend (the two-node test needs PostgreSQL) are left out, and the
+header line says so.
 
 Creates a temporary data directory, initialises it with the CLI (users,
 constituents and tokens of its own), serves it on a free 127.0.0.1 port (log in
@@ -36,6 +42,7 @@ import test_access  # noqa: E402,F401
 import test_admin  # noqa: E402,F401
 import test_problems  # noqa: E402,F401
 import test_keepalive  # noqa: E402,F401
+import test_nodes  # noqa: E402,F401  (PostgreSQL only)
 import test_durability  # noqa: E402,F401
 
 
@@ -80,6 +87,8 @@ def run_one(ctx, fn, timeout):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dzong", required=True, help="path to the dzong binary")
+    ap.add_argument("--db", metavar="URL", help="database URL (postgres://...) for every dzong process; "
+                    "default: SQLite in the temporary data directory")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("--only", action="append", default=[], help="run only tests whose name contains this")
     args = ap.parse_args()
@@ -89,8 +98,13 @@ def main():
         log("0 passed, 1 failed")
         return 1
 
+    if args.db and not re.match(r"^postgres(ql)?://", args.db):
+        log("--db %s: only postgres:// URLs (SQLite is the default, in the temporary data directory)" % args.db)
+        log("0 passed, 1 failed")
+        return 1
+
     tmp = tempfile.mkdtemp(prefix="dzong-api-")
-    ctx = Ctx(dzong, tmp, os.path.dirname(os.path.dirname(HERE)))
+    ctx = Ctx(dzong, tmp, os.path.dirname(os.path.dirname(HERE)), db_url=args.db)
     atexit.register(lambda: ctx.stop_server(graceful=False))
     # A SIGTERM/SIGINT to the runner must not leave the server behind.
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -98,7 +112,21 @@ def main():
 
     passed = failed = 0
     started = time.time()
-    log("dzong API suite: %s, data in %s" % (dzong, tmp))
+    left_out = [name for name, _, _ in harness.TESTS
+                if harness.ONLY_BACKEND.get(name, ctx.backend) != ctx.backend]
+    if ctx.backend == "postgres":
+        where = "PostgreSQL %s" % re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", args.db)
+    else:
+        where = "SQLite %s" % os.path.join(ctx.data, "dzong.db")
+        if os.environ.get("DZONG_DB"):
+            where += " (DZONG_DB in the environment ignored; use --db)"
+    skipped = ""
+    if left_out:  # e.g. "; left out: 2 postgres-only tests (nodes)"
+        kinds = sorted({harness.ONLY_BACKEND[n] for n in left_out})
+        groups = sorted({n.split(":")[0] for n in left_out})
+        skipped = "; left out: %d %s-only test%s (%s)" % (len(left_out), "/".join(kinds),
+                                                         "" if len(left_out) == 1 else "s", ", ".join(groups))
+    log("dzong API suite: %s, backend %s, data in %s%s" % (dzong, where, tmp, skipped))
     try:
         try:
             run_one(ctx, setup, 90)
@@ -109,6 +137,8 @@ def main():
             return 1
         for name, fn, timeout in harness.TESTS:
             if args.only and not any(o in name for o in args.only):
+                continue
+            if name in left_out:
                 continue
             t0 = time.time()
             try:

@@ -79,14 +79,25 @@ def t_audit_intact(ctx):
 
 @test("audit: tampering with an entry makes `dzong audit verify` exit 1 naming it", timeout=60)
 def t_audit_tamper(ctx):
-    db = os.path.join(ctx.data, "dzong.db")
     items = ctx.expect(200, "GET", "/api/v1/audit?limit=1000", "admin").json["items"]
     check(len(items) > 20, "too few audit entries (%d)" % len(items))
     seq = items[len(items) // 2]["seq"]
 
-    def sql(script):
-        return subprocess.run(["sqlite3", db], input=".timeout 10000\n" + script, capture_output=True, text=True,
-                              timeout=30)
+    # Straight to the database, past dzong: the sqlite3 CLI on the file, or psql on the URL.
+    if ctx.backend == "postgres":
+        def sql(script):
+            return subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", ctx.db_url], input=script,
+                                  capture_output=True, text=True, timeout=30)
+        drop_trigger = "DROP TRIGGER audit_log_no_update ON audit_log;\n"
+        tampered_out = "DROP TRIGGER\nUPDATE 1"  # psql's command tags
+    else:
+        db = os.path.join(ctx.data, "dzong.db")
+
+        def sql(script):
+            return subprocess.run(["sqlite3", db], input=".timeout 10000\n" + script, capture_output=True, text=True,
+                                  timeout=30)
+        drop_trigger = "DROP TRIGGER audit_log_no_update;\n"
+        tampered_out = "1"  # SELECT changes()
 
     # the triggers refuse the change as long as they exist
     p = sql("UPDATE audit_log SET detail = '{\"tampered\":true}' WHERE seq = %d;\n" % seq)
@@ -94,9 +105,9 @@ def t_audit_tamper(ctx):
     p = sql("DELETE FROM audit_log WHERE seq = %d;\n" % seq)
     check(p.returncode != 0 and "append-only" in p.stderr, "DELETE with the trigger in place: rc %d %r" % (p.returncode, p.stderr))
     eq(audit_verify(ctx).returncode, 0, "verify after refused tampering")
-    p = sql("DROP TRIGGER audit_log_no_update;\nUPDATE audit_log SET detail = '{\"tampered\":true}' WHERE seq = %d;\n"
-            "SELECT changes();\n" % seq)
-    eq((p.returncode, p.stdout.strip()), (0, "1"), "tampering (%s)" % p.stderr)
+    p = sql(drop_trigger + "UPDATE audit_log SET detail = '{\"tampered\":true}' WHERE seq = %d;\n" % seq +
+            ("SELECT changes();\n" if ctx.backend == "sqlite" else ""))
+    eq((p.returncode, p.stdout.strip()), (0, tampered_out), "tampering (%s)" % p.stderr)
     p = audit_verify(ctx)
     eq(p.returncode, 1, "audit verify exit code after tampering (%s%s)" % (p.stdout, p.stderr))
     check(re.search(r"\bentry %d\b" % seq, p.stdout), "audit verify does not name entry %d: %r" % (seq, p.stdout))

@@ -36,6 +36,15 @@ static void check_line(const char *s, size_t max)
     CHECK(s[0] != ' ' && s[n - 1] != ' ');
 }
 
+/* An item of a list field: like a one-line field, but list items are not trimmed. */
+static void check_item(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    CHECK(n >= 1 && n <= max);
+    for (size_t i = 0; i < n; i++)
+        CHECK((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] != 0x7f);
+}
+
 static void check_text(const char *s, size_t max)
 {
     size_t n = strlen(s);
@@ -79,7 +88,7 @@ static void incident(const char *b, size_t n, bool create)
     for (size_t i = 0; i < f.n_constituents; i++)
         CHECK(name_valid(f.constituents[i]));
     for (size_t i = 0; i < f.n_tags; i++) {
-        CHECK(f.tags[i][0] != '\0' && strlen(f.tags[i]) <= TAG_MAX);
+        check_item(f.tags[i], TAG_MAX);
         for (size_t j = 0; j < i; j++)
             CHECK(strcmp(f.tags[i], f.tags[j]) != 0);
     }
@@ -156,7 +165,7 @@ static void merge(const char *b, size_t n)
         check_line(o.into, PUBLIC_ID_MAX);
     CHECK(o.n_from <= INCIDENT_LIST_MAX);
     for (size_t i = 0; i < o.n_from; i++)
-        check_line(o.from[i], PUBLIC_ID_MAX);
+        check_item(o.from[i], PUBLIC_ID_MAX);
     merge_input_free(&o);
 }
 

@@ -1,13 +1,22 @@
 /*
- * The store on a real SQLite file: migrations, constituents and users,
+ * The store on a real database: migrations, constituents and users,
  * incidents through their phases (timeline, metrics), refused transitions,
  * visibility scopes (organisation, TLP:RED), list filters and cursor
  * pagination, merges, report idempotency, the audit chain (and tampering
- * with it through SQLite directly), and the group-commit writer under
+ * with it through the database directly), and the group-commit writer under
  * concurrent load. Scopes come from the real policy (server/policy.c).
+ *
+ * The database is a temporary SQLite file per test, or, when DZONG_TEST_DB is
+ * a postgres:// URL, that PostgreSQL database: each test's setup empties it
+ * (DROP SCHEMA public CASCADE) first, so give the tests a database of their own.
+ * With the argument --postgres (meson test `store-pg`, suite 'pg') the program
+ * fails at once unless DZONG_TEST_DB is a postgres:// URL. The last three tests
+ * are PostgreSQL's own (lost connections, COMMIT of a failed transaction) and
+ * are skipped on SQLite.
  */
 #include "unit.h"
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -18,12 +27,19 @@
 #include "lib/request_decode.h"
 #include "lib/timeutil.h"
 #include "server/policy.h"
+#include "store/db.h"
 #include "store/store.h"
 
 #define T0 1772323200LL /* 2026-03-01T00:00:00Z */
 
+/* A postgres:// URL from DZONG_TEST_DB, or NULL: SQLite files in a temporary directory. */
+static const char *pg_url;
+
+/* An empty schema standing for an empty database in test_open_and_migrate; setup drops it with public. */
+#define PG_EMPTY_SCHEMA "dzong_unit_empty"
+
 typedef struct fx {
-    char dir[64], path[128], url[160];
+    char dir[64], path[128], url[600];
     store *s;
     principal sys, admin, coord, tashi, pema, dorji, sonam, partner;
     int64_t druk, telecom, pcert;
@@ -203,6 +219,63 @@ static void unlink_db(const char *path)
     unlink(p);
 }
 
+/* ---- PostgreSQL straight through libpq, past the store ---- */
+
+static PGconn *pg_connect(void)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("DZONG_TEST_DB: cannot connect: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, "SET client_min_messages = warning");
+    PQclear(r);
+    return c;
+}
+
+/* Runs text; returns NULL on success, else the (static) error message. */
+static const char *pg_run(const char *text)
+{
+    static char msg[512];
+    PGconn *c = pg_connect();
+    PGresult *r = PQexec(c, text);
+    ExecStatusType st = PQresultStatus(r);
+    const char *ret = NULL;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+        ret = msg;
+    }
+    PQclear(r);
+    PQfinish(c);
+    return ret;
+}
+
+/*
+ * Empties the test database: the store's tables live in schema public. Refuses
+ * a database whose public schema holds tables but no schema_version, which is
+ * not one these tests (or dzong) made.
+ */
+static void pg_wipe(void)
+{
+    PGconn *c = pg_connect();
+    PGresult *r = PQexec(c, "SELECT count(*), count(*) FILTER (WHERE table_name = 'schema_version') "
+                            "FROM information_schema.tables WHERE table_schema = 'public'");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("DZONG_TEST_DB: %s", PQresultErrorMessage(r));
+    long tables = atol(PQgetvalue(r, 0, 0)), marker = atol(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (tables > 0 && marker == 0) {
+        PQfinish(c);
+        fail_msg("DZONG_TEST_DB: schema public holds %ld tables but no schema_version: not a dzong test database, "
+                 "not emptying it",
+                 tables);
+    }
+    r = PQexec(c, "DROP SCHEMA IF EXISTS " PG_EMPTY_SCHEMA " CASCADE; DROP SCHEMA public CASCADE; "
+                  "CREATE SCHEMA public");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("DZONG_TEST_DB: emptying the database: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* ---- fixture: a migrated store with three organisations and a user of every role ---- */
 
 static int setup(void **state)
@@ -211,10 +284,15 @@ static int setup(void **state)
     assert_dz_ok(credentials_init(&e), e);
     fx *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/dzong-unit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/x.db", f->dir);
-    snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
+    if (pg_url) {
+        pg_wipe();
+        snprintf(f->url, sizeof f->url, "%s", pg_url);
+    } else {
+        snprintf(f->dir, sizeof f->dir, "/tmp/dzong-unit-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof f->path, "%s/x.db", f->dir);
+        snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
+    }
     store_settings st;
     memset(&st, 0, sizeof st);
     snprintf(st.id_prefix, sizeof st.id_prefix, "BTCIRT");
@@ -262,9 +340,11 @@ static int teardown(void **state)
 {
     fx *f = *state;
     store_close(f->s);
-    unlink_db(f->path);
-    if (rmdir(f->dir) != 0)
-        fprintf(stderr, "test_store: %s left behind\n", f->dir);
+    if (!pg_url) {
+        unlink_db(f->path);
+        if (rmdir(f->dir) != 0)
+            fprintf(stderr, "test_store: %s left behind\n", f->dir);
+    }
     free(f);
     return 0;
 }
@@ -294,14 +374,28 @@ static void test_open_and_migrate(void **state)
     store_close(s2);
 
     /* an empty database is refused by check_schema until migrated */
-    char path[200], url[220];
-    snprintf(path, sizeof path, "%s/empty.db", f->dir);
-    snprintf(url, sizeof url, "sqlite:%s", path);
+    char path[200], url[700];
+    if (pg_url) { /* PostgreSQL: an empty schema of the same database, first in the search path */
+        const char *err = pg_run("CREATE SCHEMA " PG_EMPTY_SCHEMA);
+        if (err)
+            fail_msg("%s", err);
+        snprintf(url, sizeof url, "%s%soptions=-csearch_path%%3D" PG_EMPTY_SCHEMA, pg_url,
+                 strchr(pg_url, '?') ? "&" : "?");
+    } else {
+        snprintf(path, sizeof path, "%s/empty.db", f->dir);
+        snprintf(url, sizeof url, "sqlite:%s", path);
+    }
     assert_dz_ok(store_open(url, &st, &s2, &e), e);
     assert_dz_fails(store_check_schema(s2, &e), DZ_ECONFLICT, e);
     assert_contains(e.msg, "run `dzong migrate`");
     store_close(s2);
-    unlink_db(path);
+    if (pg_url) {
+        const char *err = pg_run("DROP SCHEMA " PG_EMPTY_SCHEMA " CASCADE");
+        if (err)
+            fail_msg("%s", err);
+    } else {
+        unlink_db(path);
+    }
 
     assert_dz_fails(store_open("mysql://localhost/dzong", &st, &s2, &e), DZ_EINVAL, e);
     assert_contains(e.msg, "use sqlite:PATH or postgres://");
@@ -1382,16 +1476,62 @@ static void test_reports(void **state)
 
 /* ---- the audit chain ---- */
 
-static void sql(const char *path, const char *text, int want)
+/*
+ * Runs SQL straight on the test database, past the store (the sqlite3 C API on
+ * the file, or libpq). refused: it must fail with the append-only trigger's
+ * error; else it must succeed.
+ */
+static void sql(fx *f, const char *text, bool refused)
 {
+    if (pg_url) {
+        const char *err = pg_run(text);
+        if (refused ? !err || !strstr(err, "append-only") : err != NULL)
+            fail_msg("%s: %s, expected %s", text, err ? err : "ok", refused ? "append-only refusal" : "success");
+        return;
+    }
     sqlite3 *db;
     char *msg = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     int rc = sqlite3_exec(db, text, NULL, NULL, &msg);
-    if ((rc & 0xff) != want)
+    int want = refused ? SQLITE_CONSTRAINT : SQLITE_OK;
+    if ((rc & 0xff) != want || (refused && (!msg || !strstr(msg, "append-only"))))
         fail_msg("%s: %d (%s), expected %d", text, rc, msg ? msg : "", want);
     sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+/* "DROP TRIGGER name", which PostgreSQL wants with the table's name. */
+static const char *drop_trigger(const char *name, char *buf, size_t n)
+{
+    snprintf(buf, n, "DROP TRIGGER %s%s", name, pg_url ? " ON audit_log" : "");
+    return buf;
+}
+
+/* One row of a query straight on the database: ncols strdup'ed texts (free them). */
+static void sql_row(fx *f, const char *text, int ncols, char **out)
+{
+    if (pg_url) {
+        PGconn *c = pg_connect();
+        PGresult *r = PQexec(c, text);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) != ncols)
+            fail_msg("%s: %s (%d rows)", text, PQresultErrorMessage(r), PQntuples(r));
+        for (int i = 0; i < ncols; i++)
+            out[i] = strdup(PQgetvalue(r, 0, i));
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, text, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_count(st), ncols);
+    for (int i = 0; i < ncols; i++)
+        out[i] = strdup((const char *)sqlite3_column_text(st, i));
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
@@ -1429,8 +1569,8 @@ static void test_audit_list_and_verify(void **state)
     audit_ok(f);
 
     /* append-only: the triggers refuse changes */
-    sql(f->path, "UPDATE audit_log SET detail = '{}' WHERE seq = 3", SQLITE_CONSTRAINT);
-    sql(f->path, "DELETE FROM audit_log WHERE seq = 3", SQLITE_CONSTRAINT);
+    sql(f, "UPDATE audit_log SET detail = '{}' WHERE seq = 3", true);
+    sql(f, "DELETE FROM audit_log WHERE seq = 3", true);
     audit_ok(f);
 }
 
@@ -1438,11 +1578,12 @@ static void test_audit_detects_altered_row(void **state)
 {
     fx *f = *state;
     int64_t checked, bad;
-    char why[256];
+    char why[256], q[200];
     verify(f, &checked, &bad, why, sizeof why);
     assert_int_equal(bad, 0);
     assert_int_equal(checked, 10);
-    sql(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail='{}' WHERE seq=3", SQLITE_OK);
+    sql(f, drop_trigger("audit_log_no_update", q, sizeof q), false);
+    sql(f, "UPDATE audit_log SET detail='{}' WHERE seq=3", false);
     verify(f, &checked, &bad, why, sizeof why);
     assert_int_equal(bad, 3);
     assert_int_equal(checked, 2);
@@ -1455,26 +1596,17 @@ static void test_audit_detects_rehashed_row(void **state)
     int64_t checked, bad;
     char why[256];
     /* an attacker who recomputes the altered row's own hash breaks the link to the next row */
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT seq, at, actor, action, object, prev_hash FROM audit_log WHERE seq = 5",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    audit_entry en = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
-                      (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
+    char *row[6];
+    sql_row(f, "SELECT seq, at, actor, action, object, prev_hash FROM audit_log WHERE seq = 5", 6, row);
+    audit_entry en = {strtoll(row[0], NULL, 10), strtoll(row[1], NULL, 10), row[2], row[3], row[4],
                       "{\"role\":\"admin\"}"};
     char h[AUDIT_HASH_HEX_LEN + 1], q[400];
-    audit_chain_hash((const char *)sqlite3_column_text(st, 5), &en, h);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    snprintf(q, sizeof q,
-             "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = '{\"role\":\"admin\"}', hash = '%s' "
-             "WHERE seq = 5",
-             h);
-    sql(f->path, q, SQLITE_OK);
+    audit_chain_hash(row[5], &en, h);
+    for (int i = 0; i < 6; i++)
+        free(row[i]);
+    sql(f, drop_trigger("audit_log_no_update", q, sizeof q), false);
+    snprintf(q, sizeof q, "UPDATE audit_log SET detail = '{\"role\":\"admin\"}', hash = '%s' WHERE seq = 5", h);
+    sql(f, q, false);
     verify(f, &checked, &bad, why, sizeof why);
     assert_int_equal(bad, 6);
     assert_int_equal(checked, 5);
@@ -1485,14 +1617,15 @@ static void test_audit_detects_missing_row(void **state)
 {
     fx *f = *state;
     int64_t checked, bad;
-    char why[256];
-    sql(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 4", SQLITE_OK);
+    char why[256], q[200];
+    sql(f, drop_trigger("audit_log_no_delete", q, sizeof q), false);
+    sql(f, "DELETE FROM audit_log WHERE seq = 4", false);
     verify(f, &checked, &bad, why, sizeof why);
     assert_int_equal(bad, 4);
     assert_int_equal(checked, 3);
     assert_contains(why, "entry 4 is missing");
     /* the first entry removed */
-    sql(f->path, "DELETE FROM audit_log WHERE seq = 1", SQLITE_OK);
+    sql(f, "DELETE FROM audit_log WHERE seq = 1", false);
     verify(f, &checked, &bad, why, sizeof why);
     assert_int_equal(bad, 1);
     assert_int_equal(checked, 0);
@@ -1683,8 +1816,132 @@ static void test_group_commit(void **state)
     audit_ok(f);
 }
 
-int main(void)
+/* ---- PostgreSQL: lost connections and failed transactions (the driver, db_pg.c) ---- */
+
+/* Terminates every other session on the test database (or only pid), waiting until they are gone. */
+static void pg_kill_sessions(long pid)
 {
+    char q[300];
+    snprintf(q, sizeof q,
+             "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND pid <> pg_backend_pid()%s",
+             pid ? " AND pid = " : "");
+    if (pid)
+        snprintf(q + strlen(q), sizeof q - strlen(q), "%ld", pid);
+    const char *err = pg_run(q);
+    if (err)
+        fail_msg("%s", err);
+}
+
+static int64_t count_rows(db *d, const char *sql)
+{
+    db_stmt *st;
+    dz_err e = {0};
+    assert_dz_ok(db_prepare(d, sql, &st, &e), e);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    int64_t n = db_col_int(st, 0);
+    db_reset(st);
+    return n;
+}
+
+/* The server drops every connection of the store (a restart, a failover): the store carries on. */
+static void test_pg_connections_lost(void **state)
+{
+    fx *f = *state;
+    if (!pg_url)
+        skip(); /* PostgreSQL only */
+    dz_err e = {0};
+    char *a = mk_id(f, &f->tashi, "{\"title\":\"before\"}");
+    pg_kill_sessions(0);
+    /* reads and writes outside a transaction reconnect and retry: the caller sees nothing */
+    json_decref(get_ok(f, &f->admin, a));
+    char *b = mk_id(f, &f->tashi, "{\"title\":\"after, inline\"}");
+    assert_string_equal(b, "BTCIRT-2026-00002");
+    /* the group-commit writer's connection too */
+    assert_dz_ok(store_start_writer(f->s, &e), e);
+    pg_kill_sessions(0);
+    char *c = mk_id(f, &f->tashi, "{\"title\":\"after, writer\"}");
+    assert_string_equal(c, "BTCIRT-2026-00003");
+    pg_kill_sessions(0);
+    json_decref(get_ok(f, &f->admin, c));
+    store_stop_writer(f->s);
+    audit_ok(f);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* A connection lost inside a transaction: COMMIT fails, nothing half-done is kept, and the next BEGIN reconnects. */
+static void test_pg_connection_lost_in_transaction(void **state)
+{
+    (void)state;
+    if (!pg_url)
+        skip();
+    dz_err e = {0};
+    db *d;
+    db_stmt *st;
+    assert_dz_ok(db_open(pg_url, &d, &e), e);
+    long pid = (long)count_rows(d, "SELECT pg_backend_pid()");
+    assert_dz_ok(db_begin(d, true, &e), e);
+    assert_dz_ok(db_prepare(d, "INSERT INTO constituents(short_name, name, created_at) VALUES (?, 'x', 0)", &st, &e), e);
+    db_bind_text(st, 1, "lost-one");
+    assert_dz_ok(db_run(st, &e), e);
+    pg_kill_sessions(pid);
+    assert_dz_ok(db_prepare(d, "INSERT INTO constituents(short_name, name, created_at) VALUES (?, 'x', 0)", &st, &e), e);
+    db_bind_text(st, 1, "lost-two");
+    assert_int_equal(db_run(st, &e), DZ_EDB); /* not retried on a new connection outside the transaction */
+    assert_dz_fails(db_commit(d, &e), DZ_EDB, e);
+    db_rollback(d);
+    assert_dz_ok(db_begin(d, false, &e), e); /* reconnects */
+    assert_int_equal(count_rows(d, "SELECT COUNT(*) FROM constituents WHERE short_name LIKE 'lost-%'"), 0);
+    assert_true(count_rows(d, "SELECT pg_backend_pid()") != pid);
+    assert_dz_ok(db_commit(d, &e), e);
+    db_close(d);
+}
+
+/* PostgreSQL answers COMMIT of a failed transaction with a ROLLBACK, not an error: the driver reports it. */
+static void test_pg_commit_of_failed_transaction(void **state)
+{
+    (void)state;
+    if (!pg_url)
+        skip();
+    dz_err e = {0};
+    db *d;
+    db_stmt *st;
+    assert_dz_ok(db_open(pg_url, &d, &e), e);
+    assert_dz_ok(db_begin(d, true, &e), e);
+    assert_dz_ok(db_prepare(d, "INSERT INTO constituents(short_name, name, created_at) VALUES (?, 'x', 0)", &st, &e), e);
+    db_bind_text(st, 1, "kept-or-not");
+    assert_dz_ok(db_run(st, &e), e);
+    db_bind_text(st, 1, "druk-bank");
+    assert_int_equal(db_run(st, &e), DZ_ECONFLICT); /* the transaction is aborted now */
+    assert_dz_fails(db_commit(d, &e), DZ_EDB, e);
+    assert_contains(e.msg, "rolled back");
+    db_rollback(d);
+    assert_int_equal(count_rows(d, "SELECT COUNT(*) FROM constituents WHERE short_name = 'kept-or-not'"), 0);
+    /* COMMIT with no transaction open is an error too, not a warning */
+    assert_dz_fails(db_commit(d, &e), DZ_EDB, e);
+    db_close(d);
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("DZONG_TEST_DB");
+    bool want_pg = argc > 1 && strcmp(argv[1], "--postgres") == 0;
+    if (url && *url) {
+        if (strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) {
+            fprintf(stderr, "test_store: DZONG_TEST_DB must be a postgres:// URL (unset: SQLite files), not '%s'\n",
+                    url);
+            return 1;
+        }
+        pg_url = url;
+    } else if (want_pg) {
+        fprintf(stderr, "test_store --postgres: DZONG_TEST_DB is not set; give it the URL of an empty PostgreSQL "
+                        "database the tests may wipe (postgres://USER@HOST:PORT/DB)\n");
+        return 1;
+    }
+    fprintf(stderr, "test_store: database %s\n",
+            pg_url ? "PostgreSQL (DZONG_TEST_DB), emptied before each test" : "SQLite (a temporary file per test)");
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         TEST(test_open_and_migrate),
@@ -1703,6 +1960,9 @@ int main(void)
         TEST(test_audit_detects_rehashed_row),
         TEST(test_audit_detects_missing_row),
         TEST(test_group_commit),
+        TEST(test_pg_connections_lost),
+        TEST(test_pg_connection_lost_in_transaction),
+        TEST(test_pg_commit_of_failed_transaction),
     };
 #undef TEST
     return cmocka_run_group_tests(tests, NULL, NULL);
