@@ -55,15 +55,15 @@ for t in $targets; do
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
     cov=$(grep -o 'cov: [0-9]*' "$dir/log" | tail -n 1 | cut -d' ' -f2)
-    units=$(ls "$dir/corpus" | wc -l)
-    crash=$(ls "$dir/artifacts" | head -n 1)
+    units=$(find "$dir/corpus" -type f | wc -l)
+    crash=$(find "$dir/artifacts" -type f | head -n 1)
     if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
         printf '%-22s PASS  %ss, %s runs, cov %s, corpus %s\n' "$t" "$secs" "${runs:-?}" "${cov:-?}" "$units"
         passed=$((passed + 1))
     else
         why=$(grep -m 1 -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error:|ALARM|==[0-9]+== ERROR)' "$dir/log")
         printf '%-22s FAIL  exit %s: %s\n' "$t" "$rc" "${why:-see log}"
-        [ -n "$crash" ] && printf '%-22s       input: %s\n' "" "$dir/artifacts/$crash"
+        [ -n "$crash" ] && printf '%-22s       input: %s\n' "" "$crash"
         printf '%-22s       log:   %s\n' "" "$dir/log"
         failed=$((failed + 1))
     fi
