@@ -1,6 +1,7 @@
 #include "lib/taxonomy.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -86,6 +87,10 @@ static void normalise(const char *in, char *out, size_t n)
         unsigned char c = (unsigned char)*in;
         out[j++] = (c == ' ' || c == '_') ? '-' : (char)tolower(c);
     }
+    if (*in) { /* longer than any name: match nothing rather than a cut-off prefix */
+        snprintf(out, n, "?");
+        return;
+    }
     while (j > 0 && out[j - 1] == '-')
         j--;
     out[j] = '\0';
@@ -148,7 +153,7 @@ dz_code rsit_resolve(const char *taxonomy, const char *type, rsit_class *out, dz
      * old spelling, or the type is an old name or one of IntelMQ's own, the type decides, as
      * IntelMQ's taxonomy expert does. Two current RSIT names that disagree are an error.
      */
-    legacy = legacy || strcmp(c->taxonomy, "other") == 0 || (taxonomy && strpbrk(taxonomy, " _ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    legacy = legacy || strcmp(c->taxonomy, "other") == 0 || (taxonomy && strpbrk(taxonomy, " _"));
     if (canon_tax && strcmp(canon_tax, c->taxonomy) != 0 && !legacy)
         return dz_fail(e, DZ_EINVAL, "RSIT type '%s' belongs to taxonomy '%s', not '%s'", c->type,
                        c->taxonomy, canon_tax);

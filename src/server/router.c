@@ -3,35 +3,24 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Percent-decodes one path segment into out; refuses NUL, '/', and control bytes after decoding. */
-static bool decode_segment(const char *s, size_t n, char *out, size_t out_len)
+/*
+ * Copies one path segment. The path arrives percent-decoded already
+ * (libmicrohttpd decodes it once), so it is taken literally: decoding again
+ * would make "%2531" mean "1" and let an encoded id slip past a proxy's
+ * filter. Refuses control bytes and over-long segments.
+ */
+static bool copy_segment(const char *s, size_t n, char *out, size_t out_len)
 {
-    size_t j = 0;
+    if (n == 0 || n >= out_len)
+        return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return false;
-            unsigned v = 0;
-            for (int k = 1; k <= 2; k++) {
-                char h = s[i + (size_t)k];
-                v <<= 4;
-                if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-                else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-                else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-                else return false;
-            }
-            c = (unsigned char)v;
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7f || c == '/')
+        if (c < 0x20 || c == 0x7f)
             return false;
-        if (j + 1 >= out_len)
-            return false;
-        out[j++] = (char)c;
+        out[i] = (char)c;
     }
-    out[j] = '\0';
-    return j > 0;
+    out[n] = '\0';
+    return true;
 }
 
 /* Matches path against one pattern, filling params. */
@@ -51,7 +40,7 @@ static route_result match_pattern(const char *pattern, const char *path, route_p
                 return ROUTE_NOT_FOUND;
             if (ul == 0)
                 return ROUTE_NOT_FOUND;
-            if (!decode_segment(u, ul, params->v[params->n], sizeof params->v[0]))
+            if (!copy_segment(u, ul, params->v[params->n], sizeof params->v[0]))
                 return ROUTE_BAD_PATH;
             params->n++;
         } else if (pl != ul || memcmp(p, u, pl) != 0) {

@@ -1,7 +1,8 @@
 /*
  * router: maps (method, path) to a handler through a constant table.
  * Patterns are literal segments and {name} placeholders, e.g.
- * "/api/v1/incidents/{id}/notes". Pure: no I/O, fuzzed by tests/fuzz/fuzz_router.c.
+ * "/api/v1/incidents/{id}/notes". Paths arrive percent-decoded (by libmicrohttpd)
+ * and are matched literally. Pure: no I/O, fuzzed by tests/fuzz/fuzz_router.c.
  */
 #ifndef DZ_ROUTER_H
 #define DZ_ROUTER_H

@@ -130,7 +130,13 @@ def t_unknown_route(ctx):
                  "/favicon.ico"):
         check_problem(ctx.req("GET", path, "admin"), 404, None, "GET %s" % path)
     check_problem(ctx.req("GET", "/api/v1/nope"), 404, None, "unknown route without credentials")
-    check_problem(ctx.req("GET", "/api/v1/incidents/%zz", "admin"), 400, None, "bad percent-encoding")
+    check_problem(ctx.req("GET", "/api/v1/incidents/%zz", "admin"), 404, None, "a malformed escape is a literal id")
+    # the path is percent-decoded once: %2531 is the id "...%31", not "...1"
+    inc = ctx.create_incident(title="double decoding " + ctx.tag)
+    encoded = inc["id"][:-1] + "%25" + "%x" % ord(inc["id"][-1])
+    check_problem(ctx.req("GET", "/api/v1/incidents/" + encoded, "admin"), 404, None, "double-encoded id")
+    eq(ctx.req("GET", "/api/v1/incidents/" + inc["id"][:-1] + "%" + "%x" % ord(inc["id"][-1]), "admin").status, 200,
+       "a once-encoded id")
 
 
 @test("problem: a wrong method is 405 with Allow")

@@ -188,6 +188,12 @@ static void test_refusals(void **state)
     char padded[200];
     snprintf(padded, sizeof padded, "%s%0100d", "phishing", 0);
     refuse(NULL, padded, NULL);
+    /* blanks are not the end of a name: "phishing", 55 blanks and junk is no phishing */
+    char blanks[120];
+    snprintf(blanks, sizeof blanks, "phishing%55sjunk", "");
+    refuse(NULL, blanks, "unknown RSIT type");
+    /* capital letters are not an old spelling: current names that disagree stay an error */
+    refuse("Availability", "phishing", "belongs to taxonomy 'fraud', not 'availability'");
     /* NULL dz_err */
     rsit_class c;
     assert_int_equal(rsit_resolve(NULL, "nonsense", &c, NULL), DZ_EINVAL);
