@@ -63,6 +63,10 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         if (parse_uint(val, 1, 256, &l, e) != DZ_OK)
             return e->code;
         cfg->server.threads = (unsigned)l;
+    } else if (strcmp(key, "blocking_threads") == 0) {
+        if (parse_uint(val, 1, 1024, &l, e) != DZ_OK)
+            return e->code;
+        cfg->server.blocking_threads = (unsigned)l;
     } else if (strcmp(key, "body_limit") == 0) {
         if (parse_uint(val, 1024, 1L << 30, &l, e) != DZ_OK)
             return e->code;
@@ -90,7 +94,7 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
             return dz_fail(e, DZ_EINVAL, "%s must be positive", key);
         cfg->store.due.seconds[sv] = secs;
     } else {
-        return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, body_limit, session_ttl, "
+        return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, "
                                      "cookie_secure, trusted_proxy, access_log, due.low|medium|high|critical)", key);
     }
     return DZ_OK;

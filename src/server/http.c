@@ -6,9 +6,12 @@
  * the first call; the body (if any) arrives on the middle calls and we answer
  * on the last one, as upstream's examples do.
  *
- * Threads: a pool of worker threads, each with its own epoll loop. A handler
- * that writes blocks its thread until the group commit is durable, so the
- * pool is larger than the core count (see server_config_default).
+ * Threads: a few event threads, each with its own epoll loop, answer reads.
+ * A request that may block (anything but GET/HEAD: it writes and waits for its
+ * group commit, or hashes a password) is handed to a pool of blocking threads
+ * while its connection is suspended; the thread resumes the connection when
+ * the answer is ready. So a slow write never holds up the reads that share
+ * its event thread, and many writes wait together for one commit.
  */
 #include "server/http.h"
 #include "server/auth.h"
@@ -28,7 +31,8 @@ void server_config_default(server_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->listen_addr, sizeof cfg->listen_addr, "127.0.0.1");
     cfg->port = 8080;
-    cfg->threads = 16;
+    cfg->threads = 4;
+    cfg->blocking_threads = 64;
     cfg->body_limit = 1024 * 1024;
     cfg->session_ttl = 12 * 3600;
     cfg->access_log = NULL;
@@ -235,12 +239,62 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (req->offloaded) /* resumed: the blocking thread has answered */
+        return send_response(req);
     if (req->body.oom) {
         respond_problem(req, 503, NULL, "out of memory reading the request body");
+    } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 && srv->n_offload_threads) {
+        req->offloaded = true;
+        MHD_suspend_connection(conn);
+        pthread_mutex_lock(&srv->offload_lock);
+        if (srv->offload_tail)
+            srv->offload_tail->offload_next = req;
+        else
+            srv->offload_head = req;
+        srv->offload_tail = req;
+        pthread_cond_signal(&srv->offload_cond);
+        pthread_mutex_unlock(&srv->offload_lock);
+        return MHD_YES;
     } else {
         dispatch(req);
     }
     return send_response(req);
+}
+
+static void *offload_main(void *arg)
+{
+    server *srv = arg;
+    pthread_mutex_lock(&srv->offload_lock);
+    for (;;) {
+        while (!srv->offload_head && !srv->offload_stopping)
+            pthread_cond_wait(&srv->offload_cond, &srv->offload_lock);
+        http_request *req = srv->offload_head;
+        if (!req)
+            break; /* stopping, and nothing left to answer */
+        srv->offload_head = req->offload_next;
+        if (!srv->offload_head)
+            srv->offload_tail = NULL;
+        pthread_mutex_unlock(&srv->offload_lock);
+        dispatch(req);
+        MHD_resume_connection(req->conn);
+        pthread_mutex_lock(&srv->offload_lock);
+    }
+    pthread_mutex_unlock(&srv->offload_lock);
+    return NULL;
+}
+
+/* Stops the blocking threads once they have answered everything queued. */
+static void offload_stop(server *srv)
+{
+    pthread_mutex_lock(&srv->offload_lock);
+    srv->offload_stopping = true;
+    pthread_cond_broadcast(&srv->offload_cond);
+    pthread_mutex_unlock(&srv->offload_lock);
+    for (unsigned i = 0; i < srv->n_offload_threads; i++)
+        pthread_join(srv->offload_threads[i], NULL);
+    free(srv->offload_threads);
+    srv->offload_threads = NULL;
+    srv->n_offload_threads = 0;
 }
 
 static void json_escape_into(char *out, size_t n, const char *s)
@@ -315,9 +369,17 @@ dz_code server_start(store *st, const server_config *cfg, server **out, dz_err *
     pthread_mutex_init(&srv->hash_slots_lock, NULL);
     pthread_cond_init(&srv->hash_slots_cond, NULL);
     srv->hash_slots = 2;
+    pthread_mutex_init(&srv->offload_lock, NULL);
+    pthread_cond_init(&srv->offload_cond, NULL);
+    srv->offload_threads = calloc(cfg->blocking_threads ? cfg->blocking_threads : 1, sizeof(pthread_t));
+    for (unsigned i = 0; srv->offload_threads && i < cfg->blocking_threads; i++) {
+        if (pthread_create(&srv->offload_threads[i], NULL, offload_main, srv) != 0)
+            break;
+        srv->n_offload_threads++;
+    }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, cfg->listen_addr, &v4->sin_addr) == 1) {
@@ -363,6 +425,7 @@ void server_stop(server *srv)
 {
     if (!srv)
         return;
+    offload_stop(srv); /* answers and resumes every suspended connection first */
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
     ratelimit_free(srv->login_by_user);

@@ -21,6 +21,15 @@ struct server {
     pthread_mutex_t hash_slots_lock; /* argon2id is memory-hard: bound how many run at once */
     pthread_cond_t hash_slots_cond;
     int hash_slots;
+
+    /* Requests that may block (writes, logins) run here, their connections suspended,
+     * so the event threads never wait for a commit or a password hash. */
+    pthread_mutex_t offload_lock;
+    pthread_cond_t offload_cond;
+    struct http_request *offload_head, *offload_tail;
+    pthread_t *offload_threads;
+    unsigned n_offload_threads;
+    bool offload_stopping;
 };
 
 typedef struct http_request {
@@ -51,6 +60,8 @@ typedef struct http_request {
     char allow[64];
     int retry_after;
     bool responded;
+    bool offloaded;                  /* handed to an offload thread; answered when it resumes */
+    struct http_request *offload_next;
 } http_request;
 
 /* Answers with a JSON document (stolen). */

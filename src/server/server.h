@@ -15,7 +15,8 @@
 typedef struct server_config {
     char listen_addr[64]; /* 127.0.0.1 */
     uint16_t port;        /* 8080 */
-    unsigned threads;     /* worker threads, each with its own event loop */
+    unsigned threads;     /* event threads, each with its own epoll loop (never block) */
+    unsigned blocking_threads; /* threads that run writes and logins while their connection waits */
     size_t body_limit;    /* bytes */
     int64_t session_ttl;  /* seconds */
     bool cookie_secure;   /* add Secure to the session cookie (behind TLS) */

@@ -42,6 +42,21 @@ dz_code db_run(db_stmt *st, dz_err *e)
     return rc == DB_ERROR ? e->code : DZ_OK;
 }
 
+bool db_needs_checkpointer(db *d)
+{
+    return d->drv->checkpoint_sql != NULL;
+}
+
+dz_code db_checkpoint(db *d, dz_err *e)
+{
+    return d->drv->checkpoint_sql ? db_exec(d, d->drv->checkpoint_sql, e) : DZ_OK;
+}
+
+dz_code db_writer_setup(db *d, dz_err *e)
+{
+    return d->drv->writer_setup_sql ? db_exec(d, d->drv->writer_setup_sql, e) : DZ_OK;
+}
+
 dz_code db_begin(db *d, bool write, dz_err *e)
 {
     return db_exec(d, write ? d->drv->begin_write_sql : "BEGIN", e);

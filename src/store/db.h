@@ -51,6 +51,12 @@ void db_reset(db_stmt *st);
 
 int64_t db_changes(db *d);
 
+/* Background maintenance: whether this backend wants a checkpoint thread, and one round of it. */
+bool db_needs_checkpointer(db *d);
+dz_code db_checkpoint(db *d, dz_err *e);
+/* Prepares the connection that the group-commit writer uses. */
+dz_code db_writer_setup(db *d, dz_err *e);
+
 /* Transactions. begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
 dz_code db_begin(db *d, bool write, dz_err *e);
 dz_code db_commit(db *d, dz_err *e);

@@ -174,6 +174,10 @@ static void sq_reset(db_stmt *st)
 const db_driver db_sqlite_driver = {
     .name = "sqlite",
     .begin_write_sql = "BEGIN IMMEDIATE",
+    /* The writer never checkpoints inside a COMMIT (a large WAL made that a stall of up to a
+     * second); a thread of its own runs PASSIVE checkpoints, which never block the writer. */
+    .writer_setup_sql = "PRAGMA wal_autocheckpoint = 0",
+    .checkpoint_sql = "PRAGMA wal_checkpoint(PASSIVE)",
     .open = sq_open,
     .close = sq_close,
     .exec = sq_exec,

@@ -13,6 +13,7 @@
 #include "lib/timeutil.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +28,7 @@ typedef struct write_req {
     dz_err err;
     dz_code rc;
     bool done;
+    pthread_cond_t done_cond; /* its own, so a finished batch wakes only its callers */
     struct write_req *next;
 } write_req;
 
@@ -47,10 +49,13 @@ struct store {
 
     pthread_mutex_t qlock;
     pthread_cond_t qcond;    /* work queued, or stop */
-    pthread_cond_t donecond; /* a batch finished */
     write_req *head, *tail;
     bool writer_running, stopping;
     pthread_t writer;
+    pthread_t checkpointer; /* SQLite: keeps the WAL short without stalling the writer */
+    pthread_cond_t ckcond;  /* wakes the checkpointer early, to stop */
+    bool checkpointer_running;
+    db *cdb;
     int64_t fixed_now;
 };
 
@@ -95,7 +100,7 @@ dz_code store_open(const char *url, const store_settings *settings, store **out,
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
-    pthread_cond_init(&s->donecond, NULL);
+    pthread_cond_init(&s->ckcond, NULL);
     pthread_key_create(&s->reader_key, reader_destroy);
     if (db_open(url, &s->wdb, e) != DZ_OK) {
         store_close(s);
@@ -329,9 +334,35 @@ static void *writer_main(void *arg)
         run_batch(s, batch);
 
         pthread_mutex_lock(&s->qlock);
-        for (write_req *r = batch; r; r = r->next)
+        for (write_req *r = batch, *next; r; r = next) {
+            next = r->next; /* r lives on its caller's stack: do not touch it once signalled */
             r->done = true;
-        pthread_cond_broadcast(&s->donecond);
+            pthread_cond_signal(&r->done_cond);
+        }
+    }
+    pthread_mutex_unlock(&s->qlock);
+    return NULL;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    store *s = arg;
+    struct timespec until;
+    pthread_mutex_lock(&s->qlock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->qlock);
+        dz_err e;
+        if (db_checkpoint(s->cdb, &e) != DZ_OK)
+            fprintf(stderr, "dzong: checkpoint: %s\n", e.msg);
+        pthread_mutex_lock(&s->qlock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->ckcond, &s->qlock, &until);
     }
     pthread_mutex_unlock(&s->qlock);
     return NULL;
@@ -342,6 +373,16 @@ dz_code store_start_writer(store *s, dz_err *e)
     if (s->writer_running)
         return DZ_OK;
     s->stopping = false;
+    if (db_needs_checkpointer(s->wdb)) {
+        if (db_writer_setup(s->wdb, e) != DZ_OK || db_open(s->url, &s->cdb, e) != DZ_OK)
+            return e->code;
+        if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+            db_close(s->cdb);
+            s->cdb = NULL;
+            return dz_fail(e, DZ_EINTERNAL, "cannot start the checkpoint thread");
+        }
+        s->checkpointer_running = true;
+    }
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return dz_fail(e, DZ_EINTERNAL, "cannot start the writer thread");
     s->writer_running = true;
@@ -355,9 +396,16 @@ void store_stop_writer(store *s)
     pthread_mutex_lock(&s->qlock);
     s->stopping = true;
     pthread_cond_signal(&s->qcond);
+    pthread_cond_signal(&s->ckcond);
     pthread_mutex_unlock(&s->qlock);
     pthread_join(s->writer, NULL);
     s->writer_running = false;
+    if (s->checkpointer_running) {
+        pthread_join(s->checkpointer, NULL);
+        s->checkpointer_running = false;
+        db_close(s->cdb);
+        s->cdb = NULL;
+    }
 }
 
 dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e)
@@ -365,6 +413,7 @@ dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e)
     if (!s->writer_running)
         return write_inline(s, fn, ctx, e);
     write_req r = {.fn = fn, .ctx = ctx};
+    pthread_cond_init(&r.done_cond, NULL);
     pthread_mutex_lock(&s->qlock);
     if (s->tail)
         s->tail->next = &r;
@@ -373,8 +422,9 @@ dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e)
     s->tail = &r;
     pthread_cond_signal(&s->qcond);
     while (!r.done)
-        pthread_cond_wait(&s->donecond, &s->qlock);
+        pthread_cond_wait(&r.done_cond, &s->qlock);
     pthread_mutex_unlock(&s->qlock);
+    pthread_cond_destroy(&r.done_cond);
     if (r.rc != DZ_OK && e)
         *e = r.err;
     return r.rc;
