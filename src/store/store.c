@@ -448,6 +448,21 @@ dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *
     return rc == DB_ROW ? DZ_OK : rc == DB_ERROR ? e->code : dz_fail(e, DZ_EDB, "sequence %s gave no value", kind);
 }
 
+dz_code store_rows_json(db_stmt *st, json_t *(*row)(db_stmt *st), json_t **out, dz_err *e)
+{
+    json_t *arr = json_array();
+    int r;
+    while ((r = db_step(st, e)) == DB_ROW)
+        json_array_append_new(arr, row(st));
+    db_reset(st);
+    if (r == DB_ERROR) {
+        json_decref(arr);
+        return e->code;
+    }
+    *out = arr;
+    return DZ_OK;
+}
+
 void json_set_text(json_t *o, const char *key, const char *v)
 {
     json_object_set_new(o, key, v ? json_string(v) : json_null());

@@ -55,6 +55,19 @@ dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *ac
     return rc;
 }
 
+static json_t *audit_row(db_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seq", json_integer(db_col_int(st, 0)));
+    json_set_time(o, "at", db_col_int(st, 1), false);
+    json_set_text(o, "actor", db_col_text(st, 2));
+    json_set_text(o, "action", db_col_text(st, 3));
+    json_set_text(o, "object", db_col_text(st, 4));
+    json_object_set_new(o, "detail", json_loads(db_col_text(st, 5), 0, NULL));
+    json_set_text(o, "hash", db_col_text(st, 6));
+    return o;
+}
+
 dz_code store_audit_list(store *s, int64_t after_seq, int limit, json_t **out, dz_err *e)
 {
     db *d;
@@ -65,26 +78,7 @@ dz_code store_audit_list(store *s, int64_t after_seq, int limit, json_t **out, d
         return e->code;
     db_bind_int(st, 1, after_seq);
     db_bind_int(st, 2, limit);
-    json_t *arr = json_array();
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        json_t *o = json_object();
-        json_object_set_new(o, "seq", json_integer(db_col_int(st, 0)));
-        json_set_time(o, "at", db_col_int(st, 1), false);
-        json_set_text(o, "actor", db_col_text(st, 2));
-        json_set_text(o, "action", db_col_text(st, 3));
-        json_set_text(o, "object", db_col_text(st, 4));
-        json_object_set_new(o, "detail", json_loads(db_col_text(st, 5), 0, NULL));
-        json_set_text(o, "hash", db_col_text(st, 6));
-        json_array_append_new(arr, o);
-    }
-    db_reset(st);
-    if (r == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, audit_row, out, e);
 }
 
 dz_code store_audit_verify(store *s, int64_t *checked, int64_t *first_bad, char *why, size_t why_len, dz_err *e)

@@ -100,17 +100,7 @@ static dz_code child_list(store *s, const store_scope *scope, const char *public
     db_bind_int(st, 1, r.id);
     if (bind_shared)
         db_bind_int(st, 2, scope->shared_only);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = db_step(st, e)) == DB_ROW)
-        json_array_append_new(arr, row(st));
-    db_reset(st);
-    if (rc == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, row, out, e);
 }
 
 dz_code store_note_list(store *s, const store_scope *scope, const char *public_id, json_t **out, dz_err *e)

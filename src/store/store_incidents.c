@@ -75,23 +75,18 @@ dz_code incident_row_load(db *d, const store_scope *sc, const char *public_id, i
 
 /* ---- reading the wire shape ---- */
 
+static json_t *first_column_string(db_stmt *st)
+{
+    return json_string(db_col_text(st, 0));
+}
+
 static dz_code string_column_list(db *d, const char *sql, int64_t id, json_t **out, dz_err *e)
 {
     db_stmt *st;
     if (db_prepare(d, sql, &st, e) != DZ_OK)
         return e->code;
     db_bind_int(st, 1, id);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = db_step(st, e)) == DB_ROW)
-        json_array_append_new(arr, json_string(db_col_text(st, 0)));
-    db_reset(st);
-    if (rc == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, first_column_string, out, e);
 }
 
 static dz_code first_status_at(db *d, int64_t id, const char *status, int64_t *at, dz_err *e)

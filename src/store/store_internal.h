@@ -19,6 +19,9 @@ dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *
 dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *action, const char *object,
                            json_t *detail, dz_err *e);
 
+/* Steps st to its end, appending row(st) of every row to a new array (*out); resets st. */
+dz_code store_rows_json(db_stmt *st, json_t *(*row)(db_stmt *st), json_t **out, dz_err *e);
+
 /* Row helpers for building wire JSON. */
 void json_set_text(json_t *o, const char *key, const char *v);   /* null when v is NULL */
 void json_set_time(json_t *o, const char *key, int64_t t, bool null_if_zero);

@@ -78,6 +78,19 @@ dz_code store_job_finish(store *s, const char *name, const char *error, dz_err *
     return store_write(s, job_finish_tx, &c, e);
 }
 
+static json_t *job_row(db_stmt *st)
+{
+    json_t *o = json_object();
+    json_set_text(o, "name", db_col_text(st, 0));
+    json_object_set_new(o, "interval_s", json_integer(db_col_int(st, 1)));
+    json_set_time(o, "next_run_at", db_col_int(st, 2), false);
+    json_set_time(o, "last_run_at", db_col_int(st, 3), true);
+    json_set_text(o, "last_node", db_col_text(st, 4));
+    json_set_text(o, "last_error", db_col_text(st, 5));
+    json_object_set_new(o, "runs", json_integer(db_col_int(st, 6)));
+    return o;
+}
+
 dz_code store_job_list(store *s, json_t **out, dz_err *e)
 {
     db *d;
@@ -86,26 +99,7 @@ dz_code store_job_list(store *s, json_t **out, dz_err *e)
         db_prepare(d, "SELECT name, interval_s, next_run_at, COALESCE(last_run_at, 0), last_node, last_error, runs "
                       "FROM jobs ORDER BY name", &st, e) != DZ_OK)
         return e->code;
-    json_t *arr = json_array();
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        json_t *o = json_object();
-        json_set_text(o, "name", db_col_text(st, 0));
-        json_object_set_new(o, "interval_s", json_integer(db_col_int(st, 1)));
-        json_set_time(o, "next_run_at", db_col_int(st, 2), false);
-        json_set_time(o, "last_run_at", db_col_int(st, 3), true);
-        json_set_text(o, "last_node", db_col_text(st, 4));
-        json_set_text(o, "last_error", db_col_text(st, 5));
-        json_object_set_new(o, "runs", json_integer(db_col_int(st, 6)));
-        json_array_append_new(arr, o);
-    }
-    db_reset(st);
-    if (r == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, job_row, out, e);
 }
 
 typedef struct {

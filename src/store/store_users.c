@@ -69,17 +69,7 @@ dz_code store_constituent_list(store *s, int64_t only_org, json_t **out, dz_err 
         return e->code;
     db_bind_int(st, 1, only_org);
     db_bind_int(st, 2, only_org);
-    json_t *arr = json_array();
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW)
-        json_array_append_new(arr, constituent_row(st));
-    db_reset(st);
-    if (r == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, constituent_row, out, e);
 }
 
 static dz_code constituent_id_in(db *d, const char *short_name, int64_t *id, dz_err *e)
@@ -219,6 +209,17 @@ dz_code store_user_count(store *s, int64_t *n, dz_err *e)
     return DZ_OK;
 }
 
+static json_t *user_row(db_stmt *st)
+{
+    user_record u;
+    user_from_row(st, &u);
+    json_t *o = json_pack("{s:s, s:s, s:b}", "username", u.p.username, "role", role_name(u.p.role), "disabled",
+                          u.disabled);
+    json_set_text(o, "constituent", u.p.org[0] ? u.p.org : NULL);
+    json_set_time(o, "created_at", db_col_int(st, 7), false);
+    return o;
+}
+
 dz_code store_user_list(store *s, json_t **out, dz_err *e)
 {
     db *d;
@@ -226,24 +227,7 @@ dz_code store_user_list(store *s, json_t **out, dz_err *e)
     if (store_reader(s, &d, e) != DZ_OK ||
         db_prepare(d, "SELECT " USER_COLUMNS ", u.created_at" USER_FROM "ORDER BY u.username", &st, e) != DZ_OK)
         return e->code;
-    json_t *arr = json_array();
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        user_record u;
-        user_from_row(st, &u);
-        json_t *o = json_pack("{s:s, s:s, s:b}", "username", u.p.username, "role", role_name(u.p.role), "disabled",
-                              u.disabled);
-        json_set_text(o, "constituent", u.p.org[0] ? u.p.org : NULL);
-        json_set_time(o, "created_at", db_col_int(st, 7), false);
-        json_array_append_new(arr, o);
-    }
-    db_reset(st);
-    if (r == DB_ERROR) {
-        json_decref(arr);
-        return e->code;
-    }
-    *out = arr;
-    return DZ_OK;
+    return store_rows_json(st, user_row, out, e);
 }
 
 typedef struct {
