@@ -54,7 +54,8 @@ int cmd_init(const dz_config *cfg_in, int argc, char **argv)
     FILE *f = fopen(conf, "wx"); /* never overwrite an existing configuration */
     if (f) {
         fprintf(f, "# dzong configuration; flags and DZONG_* environment variables override it.\n"
-                   "# Keys: db, listen, prefix, threads, body_limit, session_ttl, cookie_secure, access_log,\n"
+                   "# Keys: db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, cookie_secure,\n"
+                   "#       trusted_proxy, access_log,\n"
                    "#       due.low, due.medium, due.high, due.critical (durations: 30m, 4h, 3d, 1w)\n"
                    "prefix = %s\n"
                    "# listen = 127.0.0.1:8080\n"
