@@ -4,7 +4,7 @@
  * from and that source's own reference. (source, source_ref) is unique, so a
  * resubmission returns the first report and never creates a second.
  */
-#include "store/store_internal.h"
+#include "store/store_incidents_internal.h"
 #include "lib/timeutil.h"
 
 #include <inttypes.h>
@@ -75,18 +75,12 @@ typedef struct {
     bool created;
 } report_create_ctx;
 
-static dz_code incident_internal_id(db *d, const char *public_id, int64_t *id, dz_err *e)
+/* Records on the incident that a report was linked to it. */
+static dz_code note_link(db *d, int64_t incident_id, int64_t now, const char *actor, const char *report_id, dz_err *e)
 {
-    db_stmt *st;
-    if (db_prepare(d, "SELECT id FROM incidents WHERE public_id = ?", &st, e) != DZ_OK)
+    if (incident_timeline_add(d, incident_id, now, actor, "report", "linked", NULL, report_id, e) != DZ_OK)
         return e->code;
-    db_bind_text(st, 1, public_id);
-    int rc = db_step(st, e);
-    *id = rc == DB_ROW ? db_col_int(st, 0) : 0;
-    db_reset(st);
-    if (rc == DB_ERROR)
-        return e->code;
-    return rc == DB_ROW ? DZ_OK : dz_fail(e, DZ_EINVAL, "no incident '%.48s'", public_id);
+    return incident_touch(d, incident_id, now, e);
 }
 
 static dz_code report_create_tx(store *s, db *d, void *arg, dz_err *e)
@@ -116,8 +110,13 @@ static dz_code report_create_tx(store *s, db *d, void *arg, dz_err *e)
         if (!constituent_id)
             return dz_fail(e, DZ_EINVAL, "field 'constituent': no constituent '%.64s'", in->constituent);
     }
-    if (in->incident && incident_internal_id(d, in->incident, &incident_id, e) != DZ_OK)
-        return dz_wrap(e, "field 'incident'");
+    if (in->incident) { /* the handler has checked the caller may see it */
+        incident_row row;
+        if (incident_row_load(d, &incident_scope_all, in->incident, &row, e) != DZ_OK)
+            return dz_fail(e, DZ_EINVAL, "field 'incident': no incident '%.48s'", in->incident);
+        incident_id = row.id;
+        incident_row_free(&row);
+    }
     if (store_next_seq(d, "R", time_year_utc(now), &seq, e) != DZ_OK)
         return e->code;
     public_id_format(c->public_id, sizeof c->public_id, store_get_settings(s)->id_prefix, "R", time_year_utc(now), seq);
@@ -141,17 +140,8 @@ static dz_code report_create_tx(store *s, db *d, void *arg, dz_err *e)
     if (db_run(st, e) != DZ_OK)
         return e->code;
     c->created = true;
-    if (incident_id) {
-        if (db_prepare(d, "INSERT INTO incident_timeline(incident_id, at, actor, kind, field, old_value, new_value) "
-                          "VALUES (?, ?, ?, 'report', 'linked', NULL, ?)", &st, e) != DZ_OK)
-            return e->code;
-        db_bind_int(st, 1, incident_id);
-        db_bind_int(st, 2, now);
-        db_bind_text(st, 3, c->who->username);
-        db_bind_text(st, 4, c->public_id);
-        if (db_run(st, e) != DZ_OK)
-            return e->code;
-    }
+    if (incident_id && note_link(d, incident_id, now, c->who->username, c->public_id, e) != DZ_OK)
+        return e->code;
     json_t *detail = json_pack("{s:s, s:s, s:s?}", "source", in->source, "source_ref", in->source_ref, "incident",
                                in->incident);
     return store_audit_append(d, now, c->who->username, "report.create", c->public_id, detail, e);
@@ -231,20 +221,11 @@ static dz_code link_tx(store *s, db *d, void *arg, dz_err *e)
     link_ctx *c = arg;
     int64_t now = store_now(s), incident_id = 0, report_id = 0, current = 0;
     db_stmt *st;
-    /* The incident must be visible to the caller. */
-    if (db_prepare(d, "SELECT i.id FROM incidents i WHERE i.public_id = ? AND "
-                      "(? = 0 OR EXISTS (SELECT 1 FROM incident_constituents sc WHERE sc.incident_id = i.id AND "
-                      "sc.constituent_id = ?)) AND (? < 0 OR i.tlp <> 'RED' OR i.assignee_id = ?)", &st, e) != DZ_OK)
+    incident_row row; /* the incident must be visible to the caller */
+    if (incident_row_load(d, c->scope, c->incident_id, &row, e) != DZ_OK)
         return e->code;
-    db_bind_text(st, 1, c->incident_id);
-    db_bind_int(st, 2, c->scope->org_id);
-    db_bind_int(st, 3, c->scope->org_id);
-    db_bind_int(st, 4, c->scope->red_user_id);
-    db_bind_int(st, 5, c->scope->red_user_id);
-    incident_id = db_step(st, e) == DB_ROW ? db_col_int(st, 0) : 0;
-    db_reset(st);
-    if (!incident_id)
-        return dz_fail(e, DZ_ENOTFOUND, "no incident '%.48s'", c->incident_id);
+    incident_id = row.id;
+    incident_row_free(&row);
     if (db_prepare(d, "SELECT id, COALESCE(incident_id, 0) FROM reports WHERE public_id = ?", &st, e) != DZ_OK)
         return e->code;
     db_bind_text(st, 1, c->report_id);
@@ -265,20 +246,7 @@ static dz_code link_tx(store *s, db *d, void *arg, dz_err *e)
     db_bind_int(st, 2, report_id);
     if (db_run(st, e) != DZ_OK)
         return e->code;
-    if (db_prepare(d, "INSERT INTO incident_timeline(incident_id, at, actor, kind, field, old_value, new_value) "
-                      "VALUES (?, ?, ?, 'report', 'linked', NULL, ?)", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_int(st, 1, incident_id);
-    db_bind_int(st, 2, now);
-    db_bind_text(st, 3, c->who->username);
-    db_bind_text(st, 4, c->report_id);
-    if (db_run(st, e) != DZ_OK)
-        return e->code;
-    if (db_prepare(d, "UPDATE incidents SET updated_at = ? WHERE id = ?", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_int(st, 1, now);
-    db_bind_int(st, 2, incident_id);
-    if (db_run(st, e) != DZ_OK)
+    if (note_link(d, incident_id, now, c->who->username, c->report_id, e) != DZ_OK)
         return e->code;
     return store_audit_append(d, now, c->who->username, "report.link", c->report_id,
                               json_pack("{s:s}", "incident", c->incident_id), e);
