@@ -54,9 +54,11 @@ unit: build
 	meson test -C build --suite unit --print-errorlogs
 
 bench:
-	@[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release >/dev/null
+	@[ -f build-bench/build.ninja ] || meson setup build-bench --buildtype=release -Dbench=true >/dev/null
+	@meson configure build-bench -Dbench=true >/dev/null
 	@ninja -C build-bench
 	bench/incidents.sh build-bench/dzong
+	build-bench/bench/netindex_bench
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
