@@ -29,6 +29,14 @@
   const PAPS = ['CLEAR', 'GREEN', 'AMBER', 'RED'];
   const STAFF = ['admin', 'coordinator', 'handler', 'analyst'];
   const REPORT_SOURCES = ['web', 'email', 'phone', 'walk-in', 'partner', 'sensor'];
+  const ORG_KINDS = ['government', 'cii-operator', 'isp', 'private', 'academia', 'ngo', 'partner-cert', 'other'];
+  // The server's default sector list; a deployment may configure others (dzong.conf `sectors`).
+  const DEFAULT_SECTORS = ['government', 'energy', 'ict-telecom', 'banking-finance', 'health', 'transport', 'water',
+    'emergency-services', 'food-agriculture', 'media'];
+  const CONTACT_ROLES = ['abuse', 'security', 'management', '24x7'];
+  const NOTIFY_INTERVALS = ['immediate', 'hourly', 'daily', 'weekly', 'never'];
+  const NOTIFY_FORMATS = ['csv', 'json'];
+  const NEW_ORG = '_new'; // "#/constituents/_new": a short name never starts with "_"
   const SORTS = {
     created_at: 'Created',
     updated_at: 'Updated',
@@ -42,7 +50,7 @@
     me: null, // {username, role, constituent}
     csrf: null,
     taxonomy: null, // [{taxonomy, type}]
-    constituents: null, // [{short_name, name}]
+    constituents: null, // every record the user may see, for pickers and names
     users: new Set(), // user names seen, for assignee suggestions
     lastList: null, // the incident list's address with its filters, for "back" links
   };
@@ -53,6 +61,8 @@
   const canEditIncidents = isStaff;
   const canTasks = isStaff;
   const canLinkReports = isStaff;
+  const canEditRegistry = () => !!S.me && (S.me.role === 'admin' || S.me.role === 'coordinator');
+  const canLookup = isStaff;
 
   // ---- DOM helpers (text only, never HTML) ----
 
@@ -231,8 +241,24 @@
     return S.taxonomy;
   }
 
+  const conPath = (name) => `/api/v1/constituents/${encodeURIComponent(name)}`;
+  const conHref = (name) => `#/constituents/${encodeURIComponent(name)}`;
+
+  // The whole registry the user may see (for pickers): the list is paged, so follow next_cursor.
+  async function fetchAllConstituents() {
+    const all = [];
+    let cursor = '';
+    for (let page = 0; page < 1000; page++) {
+      const res = await api('GET', `/api/v1/constituents${qs({ limit: 1000, cursor })}`);
+      all.push(...res.items);
+      if (!res.next_cursor || res.next_cursor === cursor) break;
+      cursor = res.next_cursor;
+    }
+    return all;
+  }
+
   async function loadConstituents() {
-    if (!S.constituents) S.constituents = (await api('GET', '/api/v1/constituents')).items;
+    if (!S.constituents) S.constituents = await fetchAllConstituents();
     return S.constituents;
   }
 
@@ -361,17 +387,45 @@
     const app = clear(document.getElementById('app'));
     const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
       canReadIncidents() ? h('a', { href: '#/incidents', dataset: { nav: 'incidents' } }, 'Incidents') : null,
-      h('a', { href: '#/reports', dataset: { nav: 'reports' } }, 'Reports'));
+      h('a', { href: '#/reports', dataset: { nav: 'reports' } }, 'Reports'),
+      h('a', { href: '#/constituents', dataset: { nav: 'constituents' }, id: 'nav-constituents' }, isStaff() ? 'Constituents' : 'My organisation'));
     const who = h('div', { class: 'whoami' },
       h('span', { class: 'user', id: 'me-user' }, S.me.username),
       h('span', { class: `role role-${cssToken(S.me.role)}`, id: 'me-role' }, S.me.role),
       S.me.constituent ? h('span', { class: 'org', title: 'your organisation' }, S.me.constituent) : null,
       h('button', { type: 'button', class: 'ghost', id: 'logout', onclick: logout }, 'Sign out'));
     app.appendChild(h('header', { class: 'topbar' },
-      h('a', { class: 'logo', href: canReadIncidents() ? '#/incidents' : '#/reports' }, 'dzong'), nav, who));
+      h('a', { class: 'logo', href: canReadIncidents() ? '#/incidents' : '#/reports' }, 'dzong'), nav,
+      canLookup() ? lookupBox() : null, who));
     app.appendChild(h('div', { id: 'flash', class: 'flash', hidden: true, role: 'status' }));
     app.appendChild(h('main', { id: 'main' }));
     route();
+  }
+
+  // The header's "whose is it?" box: every page, staff only. It opens #/lookup?q=VALUE.
+  function lookupBox() {
+    const input = h('input', {
+      type: 'search', id: 'lookup-q', name: 'q', placeholder: 'Whose is it? IP, network, AS, domain  ( l )',
+      'aria-label': 'Look up an IP address, network, AS number or domain', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off',
+    });
+    const form = h('form', { class: 'lookup-box', id: 'lookup-form', role: 'search' },
+      input, h('button', { type: 'submit', class: 'ghost small' }, 'Look up'));
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const v = input.value.trim();
+      if (!v) return;
+      const target = `#/lookup?${new URLSearchParams({ q: v })}`;
+      if (location.hash === target) route(); // the same question again: ask again
+      else location.hash = target;
+    });
+    return form;
+  }
+
+  function pageTitle(section, path) {
+    if (section === 'reports') return 'Reports';
+    if (section === 'lookup') return 'Lookup';
+    if (section === 'constituents') return path[1] === NEW_ORG ? 'New organisation' : path[1] || (isStaff() ? 'Constituents' : 'My organisation');
+    return path[1] === 'new' ? 'New incident' : path[1] || 'Incidents';
   }
 
   function parseHash() {
@@ -395,12 +449,16 @@
     if (section === 'incidents' && !canReadIncidents()) section = 'reports';
     document.querySelectorAll('.nav a').forEach((a) => a.classList.toggle('active', a.dataset.nav === section));
     clear(main);
-    document.title = `${section === 'reports' ? 'Reports' : path[1] === 'new' ? 'New incident' : path[1] || 'Incidents'} · dzong`;
+    document.title = `${pageTitle(section, path)} · dzong`;
     let p;
     if (section === 'incidents' && path[1] === 'new') p = viewNewIncident(main, ctx);
     else if (section === 'incidents' && path[1]) p = viewIncident(main, ctx, path[1]);
     else if (section === 'incidents') p = viewIncidentList(main, ctx, query);
     else if (section === 'reports') p = viewReports(main, ctx, query);
+    else if (section === 'constituents' && path[1] === NEW_ORG) p = viewNewConstituent(main, ctx);
+    else if (section === 'constituents' && path[1]) p = viewConstituent(main, ctx, path[1]);
+    else if (section === 'constituents') p = viewConstituentList(main, ctx, query);
+    else if (section === 'lookup') p = viewLookup(main, ctx, query);
     else {
       main.appendChild(h('p', { class: 'empty' }, 'There is nothing at this address. ', h('a', { href: '#/incidents' }, 'Go to the incidents.')));
       return;
@@ -414,14 +472,14 @@
 
   window.addEventListener('hashchange', route);
 
-  // Keyboard: "/" focuses search, "n" opens a new incident, Escape leaves a form.
+  // Keyboard: "/" focuses search, "l" the lookup box, "n" opens a new incident.
   document.addEventListener('keydown', (ev) => {
     if (!S.me || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
     const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
     if (typing) return;
-    if (ev.key === '/') {
-      const q = document.getElementById('f-q');
+    if (ev.key === '/' || ev.key === 'l') {
+      const q = ev.key === 'l' ? document.getElementById('lookup-q') : document.querySelector('#f-q, #c-q');
       if (q) { ev.preventDefault(); q.focus(); q.select(); }
     } else if (ev.key === 'n' && canEditIncidents()) {
       location.hash = '#/incidents/new';
@@ -1242,6 +1300,516 @@
       throw new ApiError(res.status, (data && (data.detail || data.title)) || `${res.status} ${res.statusText}`);
     }
     return { created: res.status === 201, report: data };
+  }
+
+  // ---- constituents: small pieces shared by the list, the record and the lookup ----
+
+  function ciiBadge(c) {
+    if (!c.cii) return null;
+    const tier = c.cii_tier ? ` tier ${c.cii_tier}` : '';
+    return h('span', { class: `badge cii cii-tier-${c.cii_tier || 'none'}`, title: `designated critical information infrastructure${tier}${tier ? ' (1 = most critical)' : ''}` },
+      `CII${tier}`);
+  }
+
+  const muted = (text) => h('span', { class: 'muted' }, text);
+  const countCell = (list) => ((list || []).length ? String(list.length) : muted('0'));
+
+  function chipList(items, cls, none) {
+    if (!items || !items.length) return muted(none || 'none');
+    return h('span', { class: 'chips' }, items.map((t) => h('span', { class: cls || 'chip' }, t)));
+  }
+
+  function orgLink(short) {
+    return h('a', { href: conHref(short), class: 'mono', title: constituentName(short) }, short);
+  }
+
+  // A fingerprint shows its last 16 digits; an armoured key only that it is one. The title holds it whole.
+  function pgpShort(pgp) {
+    if (!pgp) return muted('—');
+    const fpr = /^[0-9A-Fa-f]{40}([0-9A-Fa-f]{24})?$/.test(pgp);
+    const text = fpr ? `…${pgp.slice(-16).toUpperCase().replace(/(.{4})(?!$)/g, '$1 ')}` : 'key block';
+    return h('span', { class: 'mono pgp', title: pgp }, text);
+  }
+
+  function mailLink(email) {
+    return email ? h('a', { href: `mailto:${email}`, class: 'email' }, email) : muted('—');
+  }
+
+  function phoneLink(phone) {
+    return phone ? h('a', { href: `tel:${phone.replace(/[^0-9+]/g, '')}`, class: 'phone' }, phone) : muted('—');
+  }
+
+  function sectorsKnown() {
+    const seen = new Set(DEFAULT_SECTORS);
+    (S.constituents || []).forEach((c) => { if (c.sector) seen.add(c.sector); });
+    return [...seen];
+  }
+
+  // ---- constituents: the list (staff) ----
+
+  const CON_FILTERS = ['q', 'kind', 'sector', 'cii'];
+
+  async function viewConstituentList(main, ctx, query) {
+    if (!isStaff()) return viewOwnOrganisation(main, ctx);
+    await loadConstituents().catch(() => { S.constituents = []; }); // for the sector choices
+    if (!ctx.alive()) return;
+    const f = {};
+    for (const k of CON_FILTERS) f[k] = query.get(k) || '';
+
+    const q = h('input', { id: 'c-q', name: 'q', type: 'search', value: f.q, placeholder: 'Search short name or name  ( / )', 'aria-label': 'Search' });
+    const kind = select('kind', [['', 'Any kind'], ...ORG_KINDS.map((k) => [k, k])], f.kind, { id: 'c-kind', 'aria-label': 'Kind' });
+    const sectors = sectorsKnown();
+    if (f.sector && !sectors.includes(f.sector)) sectors.push(f.sector);
+    const sector = select('sector', [['', 'Any sector'], ...sectors.map((x) => [x, x])], f.sector, { id: 'c-sector', 'aria-label': 'Sector' });
+    const cii = select('cii', [['', 'CII or not'], ['true', 'CII only'], ['false', 'not CII']], f.cii, { id: 'c-cii', 'aria-label': 'Critical information infrastructure' });
+    const filters = h('form', { class: 'filters', role: 'search', onsubmit: (ev) => { ev.preventDefault(); apply(); } }, q, kind, sector, cii);
+
+    const count = h('span', { class: 'muted count' });
+    const newBtn = canEditRegistry() ? h('a', { class: 'button primary', href: conHref(NEW_ORG), id: 'new-constituent' }, '+ New organisation') : null;
+    const tbody = h('tbody');
+    const table = h('table', { class: 'grid constituents', id: 'constituent-table' },
+      h('thead', null, h('tr', null,
+        h('th', { class: 'c-short' }, 'Short name'), h('th', { class: 'c-title' }, 'Name'), h('th', null, 'Kind'),
+        h('th', null, 'Sector'), h('th', null, 'CII'), h('th', { class: 'c-num' }, 'Networks'), h('th', { class: 'c-num' }, 'Domains'))),
+      tbody);
+    const more = h('button', { type: 'button', class: 'ghost', id: 'con-more', hidden: true }, 'Load more');
+    const status = h('div', { class: 'list-status' });
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Constituents'), count, h('span', { class: 'spacer' }), newBtn));
+    main.appendChild(filters);
+    main.appendChild(h('div', { class: 'table-wrap' }, table));
+    main.appendChild(h('div', { class: 'list-foot' }, status, more));
+
+    let cursor = null;
+    let shown = 0;
+    let loadSeq = 0;
+
+    function row(c) {
+      const href = conHref(c.short_name);
+      const tr = h('tr', { dataset: { name: c.short_name } },
+        h('td', { class: 'c-short mono' }, h('a', { href }, c.short_name)),
+        h('td', { class: 'c-title' }, h('a', { href, class: 'title-link' }, c.name)),
+        h('td', null, h('span', { class: 'chip' }, c.kind)),
+        h('td', null, c.sector || muted('—')),
+        h('td', null, ciiBadge(c) || muted('—')),
+        h('td', { class: 'c-num' }, countCell(c.networks)),
+        h('td', { class: 'c-num' }, countCell(c.domains)));
+      tr.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
+      return tr;
+    }
+
+    async function load(appendMore) {
+      const my = ++loadSeq;
+      if (!appendMore) { cursor = null; shown = 0; }
+      status.textContent = 'Loading…';
+      more.hidden = true;
+      const params = { limit: 50, q: f.q.trim(), kind: f.kind, sector: f.sector, cii: f.cii, cursor: appendMore ? cursor : '' };
+      try {
+        const res = await api('GET', `/api/v1/constituents${qs(params)}`);
+        if (my !== loadSeq || !ctx.alive()) return;
+        if (!appendMore) clear(tbody);
+        res.items.forEach((c) => tbody.appendChild(row(c)));
+        shown += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
+        status.textContent = '';
+        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: 7 }, 'No organisation matches these filters.')));
+      } catch (e) {
+        if (my !== loadSeq || e.status === 401) return;
+        status.textContent = '';
+        if (!appendMore) clear(tbody);
+        status.appendChild(h('span', { class: 'form-error', role: 'alert' }, e.message));
+      }
+    }
+
+    function apply() {
+      f.q = q.value; f.kind = kind.value; f.sector = sector.value; f.cii = cii.value;
+      const params = {};
+      for (const k of CON_FILTERS) if (f[k].trim()) params[k] = f[k].trim();
+      const u = new URLSearchParams(params).toString();
+      history.replaceState(null, '', `#/constituents${u ? `?${u}` : ''}`);
+      load(false);
+    }
+
+    let typingTimer = null;
+    q.addEventListener('input', () => { clearTimeout(typingTimer); typingTimer = setTimeout(apply, 300); });
+    [kind, sector, cii].forEach((s) => s.addEventListener('change', apply));
+    more.addEventListener('click', () => load(true));
+    await load(false);
+  }
+
+  // Constituent and partner users: their own record, read-only (the API gives them nothing else).
+  async function viewOwnOrganisation(main, ctx) {
+    if (!S.me.constituent) {
+      main.appendChild(h('p', { class: 'empty' }, 'Your account does not belong to an organisation.'));
+      return;
+    }
+    await viewConstituent(main, ctx, S.me.constituent);
+  }
+
+  // ---- constituents: one record ----
+
+  async function viewConstituent(main, ctx, name) {
+    const c = await api('GET', conPath(name));
+    if (!ctx.alive()) return;
+    document.title = `${c.short_name} ${c.name} · dzong`;
+    const page = h('div', { class: 'constituent-page', id: 'constituent-page', dataset: { name: c.short_name } });
+    main.appendChild(page);
+    const editHost = h('div', { id: 'constituent-edit' });
+    const view = h('div', { class: 'constituent-view' });
+    const editBtn = canEditRegistry()
+      ? h('button', { type: 'button', class: 'ghost small', id: 'edit-constituent', onclick: () => startEdit() }, 'Edit record')
+      : null;
+    page.appendChild(h('div', { class: 'toolbar' },
+      isStaff() ? h('a', { href: '#/constituents', class: 'back' }, '← Constituents') : h('span', { class: 'muted' }, 'My organisation'),
+      h('span', { class: 'mono inc-id', id: 'con-short' }, c.short_name), h('span', { class: 'chip' }, c.kind), ciiBadge(c),
+      h('span', { class: 'spacer' }), editBtn));
+    page.appendChild(h('h1', { class: 'inc-title', id: 'con-title' }, c.name));
+    page.appendChild(editHost);
+    page.appendChild(view);
+    renderConstituentView(view, c, ctx);
+
+    function startEdit() {
+      if (editHost.firstChild) return;
+      view.hidden = true;
+      editBtn.disabled = true;
+      const stop = () => { clear(editHost); view.hidden = false; editBtn.disabled = false; };
+      const form = constituentForm(c, {
+        submitLabel: 'Save record',
+        onCancel: stop,
+        onSave: async (rec) => {
+          await api('PUT', conPath(c.short_name), rec);
+          S.constituents = null;
+          flash(`${c.short_name} saved.`);
+          if (ctx.alive()) route();
+        },
+      });
+      editHost.appendChild(form);
+      form.querySelector('#con-name').focus();
+    }
+  }
+
+  function renderConstituentView(view, c, ctx) {
+    const mainCol = h('div', { class: 'col-main' });
+    const side = h('aside', { class: 'col-side' });
+    view.appendChild(h('div', { class: 'detail-grid' }, mainCol, side));
+
+    mainCol.appendChild(h('section', { class: 'card', id: 'con-contacts' },
+      h('h2', null, 'Contacts', h('span', { class: 'muted count' }, ` · ${(c.contacts || []).length}`)),
+      contactsTable(c.contacts || [])));
+    mainCol.appendChild(h('section', { class: 'card resources', id: 'con-resources' },
+      h('h2', null, 'What it owns'),
+      h('dl', { class: 'kv' },
+        h('dt', null, 'Networks'), h('dd', { id: 'rec-networks' }, chipList(c.networks, 'chip mono')),
+        h('dt', null, 'AS numbers'), h('dd', { id: 'rec-asns' }, chipList((c.asns || []).map((a) => `AS${a}`), 'chip mono')),
+        h('dt', null, 'Domains'), h('dd', { id: 'rec-domains' }, chipList(c.domains, 'chip mono')))));
+
+    const dl = h('dl', { class: 'kv', id: 'con-record' });
+    const kv = (k, v) => { dl.appendChild(h('dt', null, k)); dl.appendChild(h('dd', null, v)); };
+    kv('Short name', h('span', { class: 'mono' }, c.short_name));
+    kv('Kind', c.kind);
+    kv('Sector', c.sector || muted('none'));
+    kv('CII', c.cii ? ciiBadge(c) : muted('no'));
+    kv('Parent', c.parent ? (isStaff() ? orgLink(c.parent) : h('span', { class: 'mono' }, c.parent)) : muted('none'));
+    kv('Tags', chipList(c.tags, 'tag'));
+    kv('Created', timeEl(c.created_at));
+    kv('Updated', timeEl(c.updated_at));
+    side.appendChild(h('section', { class: 'card props' }, h('h2', null, 'Record'), dl));
+    if (isStaff()) side.appendChild(membersPanel(c, ctx));
+  }
+
+  function contactsTable(contacts) {
+    if (!contacts.length) return h('p', { class: 'muted' }, 'No contacts: nobody to tell.');
+    const rows = contacts.map((p) => h('tr', { class: 'contact' },
+      h('td', { class: 'c-title' }, p.name),
+      h('td', null, h('span', { class: `chip role-${cssToken(p.role)}` }, p.role)),
+      h('td', null, mailLink(p.email)),
+      h('td', null, phoneLink(p.phone)),
+      h('td', null, p.language || muted('—')),
+      h('td', null, `${p.notify_interval} · ${p.notify_format}`),
+      h('td', null, tlpBadge(p.max_tlp)),
+      h('td', null, pgpShort(p.pgp))));
+    return h('div', { class: 'table-wrap flat' }, h('table', { class: 'grid contacts', id: 'contact-table' },
+      h('thead', null, h('tr', null, ['Name', 'Role', 'E-mail', 'Phone', 'Language', 'Notify', 'Max TLP', 'PGP'].map((t) => h('th', null, t)))),
+      h('tbody', null, rows)));
+  }
+
+  function membersPanel(c, ctx) {
+    const sec = h('section', { class: 'card', id: 'con-members' }, h('h2', null, 'Member organisations'));
+    api('GET', `/api/v1/constituents${qs({ parent: c.short_name, limit: 100 })}`).then((res) => {
+      if (!ctx.alive()) return;
+      if (!res.items.length) { sec.appendChild(h('p', { class: 'muted' }, 'None.')); return; }
+      sec.appendChild(h('ul', { class: 'members' }, res.items.map((m) => h('li', null, orgLink(m.short_name), ' ', m.name))));
+      if (res.next_cursor) sec.appendChild(h('p', { class: 'muted' }, 'and more…'));
+    }).catch((e) => {
+      if (ctx.alive() && e.status !== 401) sec.appendChild(h('p', { class: 'form-error', role: 'alert' }, e.message));
+    });
+    return sec;
+  }
+
+  async function viewNewConstituent(main, ctx) {
+    if (!canEditRegistry()) {
+      main.appendChild(h('p', { class: 'empty' }, 'Only coordinators and admins register organisations.'));
+      return;
+    }
+    await loadConstituents().catch(() => { S.constituents = []; }); // parent and sector choices
+    if (!ctx.alive()) return;
+    const form = constituentForm({}, {
+      submitLabel: 'Register organisation',
+      onCancel: () => { location.hash = '#/constituents'; },
+      onSave: async (rec) => {
+        const c = await api('POST', '/api/v1/constituents', rec);
+        S.constituents = null;
+        flash(`${c.short_name} registered.`);
+        location.hash = conHref(c.short_name);
+      },
+    });
+    main.appendChild(h('div', { class: 'toolbar' }, h('a', { href: '#/constituents', class: 'back' }, '← Constituents'), h('h1', null, 'New organisation')));
+    main.appendChild(form);
+    form.querySelector('#con-short_name').focus();
+  }
+
+  // ---- constituents: the form (create and full edit) ----
+
+  // One item per line; spaces and commas separate too (none of these values contains either).
+  const splitList = (text) => text.split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
+
+  function listArea(name, items, rows, placeholder) {
+    const ta = h('textarea', { name, id: `con-${name}`, rows, placeholder, spellcheck: 'false', autocapitalize: 'off' });
+    ta.value = (items || []).join('\n');
+    return ta;
+  }
+
+  function constituentForm(initial, { submitLabel, onSave, onCancel }) {
+    const isNew = !initial.short_name;
+    const err = errorBox();
+    err.id = 'con-form-error';
+    const shortName = h('input', { name: 'short_name', id: 'con-short_name', required: true, maxlength: 64, value: initial.short_name || '', readOnly: !isNew, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off', placeholder: 'e.g. druk-bank', title: isNew ? 'letters, digits, . _ @ -; records are not renamed' : 'records are not renamed' });
+    const name = h('input', { name: 'name', id: 'con-name', required: true, maxlength: 300, value: initial.name || '', autocomplete: 'off' });
+    const kind = select('kind', ORG_KINDS, initial.kind || 'other', { id: 'con-kind' });
+    const sector = h('input', { name: 'sector', id: 'con-sector', value: initial.sector || '', list: 'dl-sectors', placeholder: 'none', autocomplete: 'off', spellcheck: 'false', size: 18 });
+    const cii = h('input', { type: 'checkbox', name: 'cii', id: 'con-cii', checked: !!initial.cii });
+    const tier = select('cii_tier', [['', '—'], ['1', '1 (most critical)'], ['2', '2'], ['3', '3']], initial.cii_tier ? String(initial.cii_tier) : '', { id: 'con-cii_tier' });
+    const parent = h('input', { name: 'parent', id: 'con-parent', value: initial.parent || '', list: 'dl-parents', placeholder: 'none', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off', size: 18 });
+    const lists = {
+      networks: listArea('networks', initial.networks, 5, '192.0.2.0/24\n2001:db8::/32'),
+      asns: listArea('asns', (initial.asns || []).map(String), 5, '64512\nAS64513'),
+      domains: listArea('domains', initial.domains, 5, 'example.bt\nbücher.example'),
+      tags: listArea('tags', initial.tags, 5, 'one per line'),
+    };
+    const contacts = contactsEditor(initial.contacts || []);
+    const fields = { short_name: shortName, name, kind, sector, cii, cii_tier: tier, parent, ...lists };
+
+    const syncTier = () => { tier.disabled = !cii.checked; if (!cii.checked) tier.value = ''; };
+    cii.addEventListener('change', syncTier);
+    syncTier();
+
+    const field = (label, el, cls, forId) => h('div', { class: `field ${cls || ''}` }, h('label', { for: forId || el.id }, label), el);
+    const form = h('form', { class: 'card constituent-form', id: 'constituent-form', novalidate: true },
+      h('div', { class: 'row' }, field('Short name', shortName), field('Name', name, 'grow'), field('Kind', kind)),
+      h('div', { class: 'row' },
+        field('Sector', h('span', null, sector, h('datalist', { id: 'dl-sectors' }, sectorsKnown().map((x) => option(x)))), '', sector.id),
+        h('div', { class: 'field' }, h('span', { class: 'label' }, 'Critical infrastructure'),
+          h('span', { class: 'inline' }, h('label', { class: 'radio', for: 'con-cii' }, cii, ' designated CII'), h('label', { for: 'con-cii_tier', class: 'muted' }, 'tier'), tier)),
+        field('Parent organisation', h('span', null, parent,
+          h('datalist', { id: 'dl-parents' }, (S.constituents || []).filter((x) => x.short_name !== initial.short_name).map((x) => option(x.short_name, x.name)))), '', parent.id)),
+      h('div', { class: 'row lists' },
+        field('Networks (one per line)', lists.networks, 'grow'),
+        field('AS numbers', lists.asns, 'grow'),
+        field('Domains', lists.domains, 'grow'),
+        field('Tags', lists.tags, 'grow')),
+      h('div', { class: 'field wide' }, h('span', { class: 'label' }, 'Contacts'), contacts.el),
+      err,
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'primary' }, submitLabel),
+        h('button', { type: 'button', class: 'ghost', onclick: onCancel }, 'Cancel')));
+
+    onSubmit(form, err, async () => {
+      form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
+      const rec = {
+        short_name: shortName.value.trim(),
+        name: name.value.trim(),
+        kind: kind.value,
+        sector: sector.value.trim() || null,
+        cii: cii.checked,
+        cii_tier: cii.checked && tier.value ? Number(tier.value) : null,
+        parent: parent.value.trim() || null,
+        tags: splitList(lists.tags.value),
+        networks: splitList(lists.networks.value),
+        asns: splitList(lists.asns.value),
+        domains: splitList(lists.domains.value),
+        contacts: contacts.read(),
+      };
+      try {
+        await onSave(rec);
+      } catch (e) {
+        markField(e.message, fields, contacts);
+        setTimeout(() => err.scrollIntoView({ block: 'nearest' }), 0);
+        throw e; // onSubmit shows the server's detail as it is
+      }
+    });
+    return form;
+  }
+
+  // "networks[1]: ..." or "contacts[0].email: ...": mark and focus the field the server named.
+  function markField(detail, fields, contacts) {
+    const m = /^([a-z_]+)(?:\[(\d+)\])?(?:\.([a-z_]+))?:/.exec(detail || '');
+    if (!m) return;
+    const el = m[1] === 'contacts' && m[2] !== undefined ? contacts.input(Number(m[2]), m[3]) : fields[m[1]];
+    if (!el) return;
+    el.setAttribute('aria-invalid', 'true');
+    setTimeout(() => el.focus(), 0);
+  }
+
+  const CONTACT_FIELDS = [
+    { key: 'name', label: 'Name', make: () => h('input', { autocomplete: 'off', size: 16 }) },
+    { key: 'email', label: 'E-mail', make: () => h('input', { type: 'email', autocomplete: 'off', spellcheck: 'false', size: 20 }) },
+    { key: 'phone', label: 'Phone', make: () => h('input', { type: 'tel', autocomplete: 'off', size: 13 }) },
+    { key: 'role', label: 'Role', make: () => select('role', CONTACT_ROLES, 'abuse') },
+    { key: 'language', label: 'Lang.', make: () => h('input', { autocomplete: 'off', spellcheck: 'false', size: 4, value: 'en' }) },
+    { key: 'notify_interval', label: 'Notify', make: () => select('notify_interval', NOTIFY_INTERVALS, 'daily') },
+    { key: 'notify_format', label: 'Format', make: () => select('notify_format', NOTIFY_FORMATS, 'csv') },
+    { key: 'max_tlp', label: 'Max TLP', make: () => select('max_tlp', TLPS, 'AMBER') },
+    // A textarea, not an input: an armoured key has line breaks that an input would drop.
+    { key: 'pgp', label: 'PGP', make: () => h('textarea', { rows: 1, spellcheck: 'false', class: 'pgp-input', placeholder: 'fingerprint or key block' }) },
+  ];
+
+  // Rows of inputs with add/remove. read() gives the contacts; input(i, key) the field of the i-th one read.
+  function contactsEditor(initial) {
+    const tbody = h('tbody');
+    const inputsOf = new WeakMap(); // row -> {field key: input}
+    let sent = []; // the rows behind the last read(), so "contacts[i]" finds its row
+    const addBtn = h('button', { type: 'button', class: 'ghost small', id: 'add-contact' }, '+ Add contact');
+    const el = h('div', { class: 'contacts-editor' },
+      h('div', { class: 'table-wrap flat' }, h('table', { class: 'grid contacts-edit', id: 'con-contacts-edit' },
+        h('thead', null, h('tr', null, CONTACT_FIELDS.map((f) => h('th', null, f.label)), h('th', null, ''))), tbody)),
+      h('div', { class: 'actions' }, addBtn));
+
+    function addRow(p) {
+      const inputs = {};
+      const tr = h('tr', { class: 'contact-row' });
+      for (const f of CONTACT_FIELDS) {
+        const input = f.make();
+        input.name = f.key;
+        input.setAttribute('aria-label', `Contact ${f.label.toLowerCase()}`);
+        if (p && p[f.key] !== undefined && p[f.key] !== null) input.value = String(p[f.key]);
+        inputs[f.key] = input;
+        tr.appendChild(h('td', null, input));
+      }
+      tr.appendChild(h('td', null, h('button', {
+        type: 'button', class: 'ghost small remove-contact', title: 'Remove this contact', 'aria-label': 'Remove this contact',
+        onclick: () => { tr.remove(); },
+      }, '×')));
+      inputsOf.set(tr, inputs);
+      tbody.appendChild(tr);
+      return inputs;
+    }
+
+    function read() {
+      sent = [];
+      const out = [];
+      for (const tr of tbody.querySelectorAll('tr.contact-row')) {
+        const inputs = inputsOf.get(tr);
+        const v = {};
+        for (const f of CONTACT_FIELDS) v[f.key] = inputs[f.key].value.trim();
+        if (!v.name && !v.email && !v.phone && !v.pgp) continue; // an empty row is no contact
+        if (!v.phone) delete v.phone;
+        if (!v.pgp) delete v.pgp;
+        if (!v.language) delete v.language;
+        out.push(v);
+        sent.push(tr);
+      }
+      return out;
+    }
+
+    addBtn.addEventListener('click', () => addRow(null).name.focus());
+    initial.forEach(addRow);
+    if (!initial.length) addRow(null);
+    const input = (i, key) => {
+      const inputs = sent[i] && inputsOf.get(sent[i]);
+      return inputs ? inputs[key] || inputs.name : null;
+    };
+    return { el, read, input };
+  }
+
+  // ---- lookup: whose is it? ----
+
+  async function viewLookup(main, ctx, query) {
+    if (!canLookup()) {
+      main.appendChild(h('p', { class: 'empty' }, 'The lookup is for CIRT staff.'));
+      return;
+    }
+    const q = (query.get('q') || '').trim();
+    const box = document.getElementById('lookup-q');
+    if (box && box.value !== q) box.value = q;
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Whose is it?'),
+      q ? h('span', { class: 'mono lookup-asked' }, q) : null));
+    const out = h('div', { id: 'lookup-result', class: 'lookup-result' });
+    main.appendChild(out);
+    if (!q) {
+      out.appendChild(h('p', { class: 'muted' }, 'Type an IP address, a network, an AS number or a domain into the box at the top.'));
+      if (box) box.focus();
+      return;
+    }
+    out.appendChild(h('p', { class: 'muted' }, 'Looking up…'));
+    let res;
+    try {
+      res = await api('GET', `/api/v1/lookup${qs({ q })}`);
+    } catch (e) {
+      if (!ctx.alive() || e.status === 401) return;
+      clear(out).appendChild(h('div', { class: 'form-error', role: 'alert', id: 'lookup-error' }, e.message));
+      return;
+    }
+    if (!ctx.alive()) return;
+    renderLookup(clear(out), q, res);
+  }
+
+  function renderLookup(out, asked, res) {
+    const kinds = Object.keys(res.query || {});
+    const kind = kinds[0];
+    const value = kind ? res.query[kind] : asked;
+    out.appendChild(h('p', { class: 'lookup-query', id: 'lookup-query' }, 'Asked as ', kind || 'value', ' ', h('span', { class: 'mono' }, value)));
+    const owners = res.constituents || [];
+    const matches = res.matches || [];
+    if (!owners.length) {
+      out.appendChild(h('p', { class: 'empty nobody', id: 'lookup-nobody' }, 'Nobody registered this.'));
+    } else {
+      out.appendChild(h('div', { class: 'owners', id: 'lookup-owners' }, owners.map(ownerCard)));
+    }
+    if (matches.length > 1) {
+      out.appendChild(h('section', { class: 'card', id: 'lookup-chain' },
+        h('h2', null, 'Less specific claims'),
+        h('ol', { class: 'chain' }, matches.slice(1).map((m) => h('li', { dataset: { resource: m.resource } },
+          'inside ', h('span', { class: 'mono' }, m.resource), ` (${m.kind}) of `, joinLinks(m.constituents))))));
+    }
+  }
+
+  function joinLinks(names) {
+    const out = [];
+    (names || []).forEach((n, i) => { if (i) out.push(', '); out.push(orgLink(n)); });
+    return out.length ? out : [muted('nobody')];
+  }
+
+  function ownerCard(c) {
+    const contacts = c.contacts || [];
+    return h('section', { class: 'card owner', dataset: { name: c.short_name } },
+      h('div', { class: 'owner-head' },
+        h('a', { href: conHref(c.short_name), class: 'owner-name' }, c.name),
+        h('span', { class: 'mono muted' }, c.short_name),
+        ciiBadge(c),
+        c.sector ? h('span', { class: 'chip' }, c.sector) : null,
+        h('span', { class: 'chip' }, c.kind),
+        h('span', { class: 'spacer' }),
+        h('span', { class: 'matched' }, 'matched ', h('span', { class: 'mono' }, c.matched || '?'))),
+      contacts.length
+        ? h('ul', { class: 'owner-contacts' }, contacts.map((p) => h('li', { class: 'contact' },
+          h('span', { class: 'contact-name' }, p.name),
+          h('span', { class: `chip role-${cssToken(p.role)}` }, p.role),
+          mailLink(p.email),
+          p.phone ? phoneLink(p.phone) : null,
+          p.language ? muted(p.language) : null,
+          p.max_tlp ? tlpBadge(p.max_tlp) : null)))
+        : h('p', { class: 'muted' }, 'No contacts registered: nobody to tell.'));
   }
 
   boot();

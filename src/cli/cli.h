@@ -37,7 +37,8 @@ int cmd_migrate(const dz_config *cfg, int argc, char **argv);
 int cmd_serve(dz_config *cfg, int argc, char **argv);
 int cmd_user(const dz_config *cfg, int argc, char **argv);
 int cmd_token(const dz_config *cfg, int argc, char **argv);
-int cmd_constituent(const dz_config *cfg, int argc, char **argv);
+int cmd_constituents(const dz_config *cfg, int argc, char **argv);
+int cmd_lookup(const dz_config *cfg, int argc, char **argv);
 int cmd_audit(const dz_config *cfg, int argc, char **argv);
 int cmd_jobs(const dz_config *cfg, int argc, char **argv);
 int cmd_db(const dz_config *cfg, int argc, char **argv);
@@ -47,6 +48,9 @@ dz_code demo_load(store *st, dz_err *e);
 
 /* The URL with any password replaced by ***, for printing (logs must not carry it). */
 void cli_redact_url(const char *url, char *out, size_t n);
+
+/* Prints doc indented to stdout and releases it; returns 0. */
+int cli_print_json(json_t *doc);
 
 /* Prints "dzong: <message>" to stderr and returns the exit code for e. */
 int cli_fail(const dz_err *e);

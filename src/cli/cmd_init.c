@@ -55,11 +55,14 @@ int cmd_init(const dz_config *cfg_in, int argc, char **argv)
     if (f) {
         fprintf(f, "# dzong configuration; flags and DZONG_* environment variables override it.\n"
                    "# Keys: db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, cookie_secure,\n"
-                   "#       trusted_proxy, access_log,\n"
+                   "#       trusted_proxy, access_log, sectors,\n"
                    "#       due.low, due.medium, due.high, due.critical (durations: 30m, 4h, 3d, 1w)\n"
                    "prefix = %s\n"
                    "# listen = 127.0.0.1:8080\n"
-                   "# due.critical = 4h\n# due.high = 1d\n# due.medium = 3d\n# due.low = 1w\n",
+                   "# due.critical = 4h\n# due.high = 1d\n# due.medium = 3d\n# due.low = 1w\n"
+                   "# The registry's sectors (these are the defaults):\n"
+                   "# sectors = government, energy, ict-telecom, banking-finance, health, transport, water, "
+                   "emergency-services, food-agriculture, media\n",
                 prefix ? prefix : "DZONG");
         fclose(f);
         if (prefix)

@@ -65,7 +65,9 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     char node[160], host[64] = "localhost";
     if (cli_open_store(cfg, true, &st, &e) != DZ_OK)
         return cli_fail(&e);
-    if (store_start_writer(st, &e) != DZ_OK || server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
+    /* The registry index is in memory before the first request; the store keeps it current. */
+    if (store_registry_refresh(st, true, &e) != DZ_OK || store_start_writer(st, &e) != DZ_OK ||
+        server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
         store_close(st);
         return cli_fail(&e);
     }

@@ -1,4 +1,4 @@
-/* cmd_user.c: `dzong user`, `dzong token`, `dzong constituent`. */
+/* cmd_user.c: `dzong user`, `dzong token`. */
 #include "cli/cli.h"
 #include "lib/credentials.h"
 
@@ -24,15 +24,6 @@ static dz_code read_password(char *buf, size_t n, dz_err *e)
     if (strlen(buf) < 12)
         return dz_fail(e, DZ_EINVAL, "password must be at least 12 characters");
     return DZ_OK;
-}
-
-static int print_json(json_t *doc)
-{
-    char *s = json_dumps(doc, JSON_INDENT(2));
-    puts(s ? s : "null");
-    free(s);
-    json_decref(doc);
-    return 0;
 }
 
 int cmd_user(const dz_config *cfg, int argc, char **argv)
@@ -69,7 +60,7 @@ int cmd_user(const dz_config *cfg, int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         json_t *items;
         if ((rc = store_user_list(st, &items, &e)) == DZ_OK)
-            print_json(items);
+            cli_print_json(items);
     } else if (strcmp(sub, "add") == 0) {
         role r;
         if (!role_s)
@@ -141,34 +132,4 @@ int cmd_token(const dz_config *cfg, int argc, char **argv)
         return cli_fail(&e);
     puts(tok);
     return 0;
-}
-
-static const char constituent_usage[] =
-    "usage: dzong constituent add SHORT_NAME NAME\n"
-    "       dzong constituent list\n";
-
-int cmd_constituent(const dz_config *cfg, int argc, char **argv)
-{
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        fputs(constituent_usage, stdout);
-        return 0;
-    }
-    bool add = argc == 4 && strcmp(argv[1], "add") == 0, list = argc == 2 && strcmp(argv[1], "list") == 0;
-    if (!add && !list) {
-        fputs(constituent_usage, stderr);
-        return 2;
-    }
-    store *st;
-    dz_err e = {0};
-    principal p;
-    cli_principal(&p);
-    if (cli_open_store(cfg, true, &st, &e) != DZ_OK)
-        return cli_fail(&e);
-    json_t *out;
-    dz_code rc = add ? store_constituent_create(st, &p, argv[2], argv[3], &out, &e)
-                     : store_constituent_list(st, 0, &out, &e);
-    store_close(st);
-    if (rc != DZ_OK)
-        return cli_fail(&e);
-    return print_json(out);
 }

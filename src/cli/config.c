@@ -86,6 +86,8 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         snprintf(cfg->server.trusted_proxy, sizeof cfg->server.trusted_proxy, "%s", val);
     } else if (strcmp(key, "access_log") == 0) {
         snprintf(cfg->access_log, sizeof cfg->access_log, "%s", val);
+    } else if (strcmp(key, "sectors") == 0) {
+        return sector_list_parse(val, &cfg->store.sectors, e);
     } else if (strncmp(key, "due.", 4) == 0) {
         severity_level sv;
         if (severity_parse(key + 4, &sv, e) != DZ_OK || duration_parse(val, &secs, e) != DZ_OK)
@@ -95,7 +97,7 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         cfg->store.due.seconds[sv] = secs;
     } else {
         return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, "
-                                     "cookie_secure, trusted_proxy, access_log, due.low|medium|high|critical)", key);
+                                     "cookie_secure, trusted_proxy, access_log, sectors, due.low|medium|high|critical)", key);
     }
     return DZ_OK;
 }
@@ -141,6 +143,7 @@ dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
     memset(cfg, 0, sizeof *cfg);
     server_config_default(&cfg->server);
     due_policy_default(&cfg->store.due);
+    sector_list_default(&cfg->store.sectors);
     snprintf(cfg->store.id_prefix, sizeof cfg->store.id_prefix, "DZONG");
     snprintf(cfg->access_log, sizeof cfg->access_log, "-");
     const char *data = g->data ? g->data : getenv("DZONG_DATA");
@@ -208,6 +211,15 @@ void cli_redact_url(const char *url, char *out, size_t n)
         snprintf(rest, sizeof rest, "%s", end);
         snprintf(pw + 9, n - (size_t)(pw + 9 - out), "***%s", rest);
     }
+}
+
+int cli_print_json(json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_INDENT(2));
+    puts(s ? s : "null");
+    free(s);
+    json_decref(doc);
+    return 0;
 }
 
 int cli_fail(const dz_err *e)

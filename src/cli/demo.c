@@ -1,32 +1,44 @@
 /*
  * demo.c: a fictional national constituency for `dzong init --demo`.
- * Names are invented; the constituency issue adds their networks
- * (documentation address space only).
+ * Names are invented; networks are documentation address space only
+ * (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), AS numbers
+ * private-use, domains under .example.
  */
 #include "cli/cli.h"
 #include "lib/credentials.h"
+#include "lib/embedded.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct {
-    const char *short_name, *name;
-} demo_orgs[] = {
-    {"moic", "Ministry of Information and Communications"},
-    {"mof", "Ministry of Finance"},
-    {"moh", "Ministry of Health"},
-    {"rma", "Royal Monetary Authority (central bank)"},
-    {"druk-bank", "Druk National Bank"},
-    {"thunder-bank", "Thunder Dragon Bank"},
-    {"dgpc", "Druk Green Power Corporation"},
-    {"bpc", "Bhutan Power Distribution"},
-    {"druknet", "DrukNet Telecom"},
-    {"yangphel-isp", "Yangphel Internet Services"},
-    {"jdwnrh", "National Referral Hospital"},
-    {"paro-airport", "Paro International Airport"},
-    {"apcert-partner", "Partner CERT (APCERT member)"},
-};
+/* demo_constituency.json, compiled in: the constituency, with networks, AS numbers, domains, contacts. */
+extern const struct embedded_file demo_files[];
+
+static dz_code demo_constituency(store *st, const principal *admin, dz_err *e)
+{
+    const struct embedded_file *f = embedded_find(demo_files, "demo_constituency.json");
+    json_error_t je;
+    json_t *doc = f ? json_loadb(f->data, (size_t)f->len, 0, &je) : NULL;
+    if (!json_is_array(doc)) {
+        json_decref(doc);
+        return dz_fail(e, DZ_EINTERNAL, "demo constituency: not a JSON array");
+    }
+    size_t n = json_array_size(doc), done = 0;
+    constituent_record *recs = calloc(n, sizeof *recs);
+    dz_code rc = recs ? DZ_OK : dz_fail(e, DZ_ENOMEM, "out of memory");
+    for (; rc == DZ_OK && done < n; done++)
+        if ((rc = constituent_from_json(json_array_get(doc, done), store_sectors(st), &recs[done], e)) != DZ_OK)
+            dz_wrap(e, "demo constituent %zu", done + 1);
+    store_import_result res;
+    if (rc == DZ_OK)
+        rc = store_constituent_import(st, admin, recs, n, &res, e);
+    for (size_t i = 0; i < done; i++)
+        constituent_record_free(&recs[i]);
+    free(recs);
+    json_decref(doc);
+    return rc;
+}
 
 static const struct {
     const char *username, *role, *org;
@@ -74,9 +86,8 @@ dz_code demo_load(store *st, dz_err *e)
         admin = u.p;
     else
         cli_principal(&admin);
-    for (size_t i = 0; i < sizeof demo_orgs / sizeof demo_orgs[0]; i++)
-        if (store_constituent_create(st, &admin, demo_orgs[i].short_name, demo_orgs[i].name, NULL, e) != DZ_OK)
-            return dz_wrap(e, "demo constituent %s", demo_orgs[i].short_name);
+    if (demo_constituency(st, &admin, e) != DZ_OK)
+        return e->code;
     printf("demo users (passwords shown once):\n");
     for (size_t i = 0; i < sizeof demo_users / sizeof demo_users[0]; i++) {
         char pw[21], hash[PASSWORD_HASH_LEN];

@@ -18,7 +18,8 @@ static const char usage[] =
     "  serve [--listen HOST:PORT]     serve the API and web UI (default 127.0.0.1:8080)\n"
     "  user add|list|disable|enable|passwd   manage users\n"
     "  token create USER [--label L]  print a new API token for USER\n"
-    "  constituent add|list           manage constituent organisations (minimal record)\n"
+    "  constituents list|show|add|import|export|check|delete   the constituency registry\n"
+    "  lookup VALUE                   whose is this address, network, AS number or domain?\n"
     "  audit verify|list              check or show the hash-chained audit log\n"
     "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
     "  db copy SRC_URL DST_URL        copy the deployment into another (empty) database, verified\n"
@@ -102,7 +103,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "token") == 0)
         return cmd_token(&cfg, argc, argv);
     if (strcmp(cmd, "constituent") == 0 || strcmp(cmd, "constituents") == 0)
-        return cmd_constituent(&cfg, argc, argv);
+        return cmd_constituents(&cfg, argc, argv);
+    if (strcmp(cmd, "lookup") == 0)
+        return cmd_lookup(&cfg, argc, argv);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(&cfg, argc, argv);
     if (strcmp(cmd, "jobs") == 0)

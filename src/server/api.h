@@ -35,9 +35,16 @@ void api_report_list(http_request *req);
 void api_report_create(http_request *req);
 void api_report_get(http_request *req);
 
-/* api_admin.c */
+/* api_constituents.c */
 void api_constituent_list(http_request *req);
 void api_constituent_create(http_request *req);
+void api_constituent_get(http_request *req);
+void api_constituent_replace(http_request *req);
+void api_constituent_update(http_request *req);
+void api_constituent_delete(http_request *req);
+void api_lookup(http_request *req);
+
+/* api_admin.c */
 void api_user_list(http_request *req);
 void api_user_create(http_request *req);
 void api_user_update(http_request *req);

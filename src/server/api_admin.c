@@ -1,45 +1,10 @@
-/* api_admin.c: constituents (minimal record), users, and the audit log. */
+/* api_admin.c: users and the audit log. */
 #include "server/api.h"
 #include "lib/credentials.h"
 #include "server/policy.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-void api_constituent_list(http_request *req)
-{
-    if (!require(req, ACT_CONSTITUENT_READ))
-        return;
-    dz_err e = {0};
-    json_t *items;
-    if (store_constituent_list(req->srv->st, policy_org_filter(&req->who), &items, &e) != DZ_OK) {
-        respond_error(req, &e);
-        return;
-    }
-    respond_json(req, 200, json_pack("{s:o}", "items", items));
-}
-
-void api_constituent_create(http_request *req)
-{
-    if (!require(req, ACT_CONSTITUENT_WRITE))
-        return;
-    dz_err e = {0};
-    json_error_t je;
-    json_t *in = json_loadb(body_text(req), req->body.len, JSON_REJECT_DUPLICATES, &je), *out;
-    const char *short_name = NULL, *name = NULL;
-    if (!in || json_unpack_ex(in, &je, JSON_STRICT, "{s:s, s:s}", "short_name", &short_name, "name", &name) != 0) {
-        respond_problem(req, 400, NULL, "expected {\"short_name\": \"...\", \"name\": \"...\"}: %s", je.text);
-        json_decref(in);
-        return;
-    }
-    dz_code rc = store_constituent_create(req->srv->st, &req->who, short_name, name, &out, &e);
-    json_decref(in);
-    if (rc != DZ_OK) {
-        respond_error(req, &e);
-        return;
-    }
-    respond_json(req, 201, out);
-}
 
 void api_user_list(http_request *req)
 {

@@ -11,8 +11,8 @@
  * report file            y     y     y       y        y          y
  * report read           all   all   all     all    own org    own org
  * report link            y     y     y       y        -          -
- * constituents read     all   all   all     all      own        own
- * constituents create    y     y     -       -        -          -
+ * constituents, lookup  all   all   all     all      own        own
+ * constituents write     y     y     -       -        -          -
  * users, tokens of others y    -     -       -        -          -
  * audit log              y     y     -       -        -          -
  *

@@ -36,6 +36,11 @@ const route api_routes[] = {
 
     {"GET", "/api/v1/constituents", api_constituent_list, 0},
     {"POST", "/api/v1/constituents", api_constituent_create, 0},
+    {"GET", "/api/v1/constituents/{name}", api_constituent_get, 0},
+    {"PUT", "/api/v1/constituents/{name}", api_constituent_replace, 0},
+    {"PATCH", "/api/v1/constituents/{name}", api_constituent_update, 0},
+    {"DELETE", "/api/v1/constituents/{name}", api_constituent_delete, 0},
+    {"GET", "/api/v1/lookup", api_lookup, 0},
     {"GET", "/api/v1/users", api_user_list, 0},
     {"POST", "/api/v1/users", api_user_create, 0},
     {"PATCH", "/api/v1/users/{name}", api_user_update, 0},

@@ -57,6 +57,12 @@ struct store {
     bool checkpointer_running;
     db *cdb;
     int64_t fixed_now;
+
+    /* The constituency index: loaded by store_registry_refresh, read without locks. */
+    registry_cell registry;
+    pthread_mutex_t registry_refresh_lock; /* one load at a time, so versions only go up */
+    pthread_t registry_watcher;            /* picks up other processes' changes */
+    bool registry_watcher_running;
 };
 
 int64_t store_now(store *s)
@@ -72,6 +78,11 @@ void store_set_clock(store *s, int64_t fixed_now)
 const store_settings *store_get_settings(store *s)
 {
     return &s->settings;
+}
+
+const sector_list *store_sectors(store *s)
+{
+    return &s->settings.sectors;
 }
 
 static void reader_destroy(void *p)
@@ -96,12 +107,16 @@ dz_code store_open(const char *url, const store_settings *settings, store **out,
         return dz_fail(e, DZ_ENOMEM, "out of memory");
     s->url = strdup(url);
     s->settings = *settings;
+    if (s->settings.sectors.n == 0)
+        sector_list_default(&s->settings.sectors);
     pthread_mutex_init(&s->inline_lock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
     pthread_cond_init(&s->ckcond, NULL);
     pthread_key_create(&s->reader_key, reader_destroy);
+    registry_cell_init(&s->registry);
+    pthread_mutex_init(&s->registry_refresh_lock, NULL);
     if (db_open(url, &s->wdb, e) != DZ_OK) {
         store_close(s);
         return e->code;
@@ -130,6 +145,8 @@ void store_close(store *s)
     }
     pthread_key_delete(s->reader_key);
     db_close(s->wdb);
+    registry_cell_destroy(&s->registry);
+    pthread_mutex_destroy(&s->registry_refresh_lock);
     free(s->url);
     free(s);
 }
@@ -368,6 +385,61 @@ static void *checkpointer_main(void *arg)
     return NULL;
 }
 
+/* ---- the registry index ---- */
+
+dz_code store_registry_refresh(store *s, bool force, dz_err *e)
+{
+    pthread_mutex_lock(&s->registry_refresh_lock);
+    int64_t stored;
+    dz_code rc = store_registry_version(s, &stored, e);
+    if (rc == DZ_OK && (force || stored != registry_cell_version(&s->registry))) {
+        registry_index *fresh;
+        rc = store_registry_load(s, &fresh, e);
+        if (rc == DZ_OK)
+            registry_cell_publish(&s->registry, fresh);
+    }
+    pthread_mutex_unlock(&s->registry_refresh_lock);
+    return rc;
+}
+
+void store_registry_changed(store *s)
+{
+    dz_err e;
+    /* Only where someone uses the index (a CLI import does not build one for nothing). */
+    if (registry_cell_version(&s->registry) >= 0 && store_registry_refresh(s, false, &e) != DZ_OK)
+        fprintf(stderr, "dzong: registry index not rebuilt (the previous one stays in use): %s\n", e.msg);
+}
+
+const registry_index *store_registry_enter(store *s, registry_ticket *t)
+{
+    return registry_cell_enter(&s->registry, t);
+}
+
+void store_registry_leave(store *s, registry_ticket t)
+{
+    registry_cell_leave(&s->registry, t);
+}
+
+/* Changes made by another node, or by a CLI import next to this server, appear within a second. */
+static void *registry_watcher_main(void *arg)
+{
+    store *s = arg;
+    struct timespec until;
+    pthread_mutex_lock(&s->qlock);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->qlock);
+        if (registry_cell_version(&s->registry) >= 0)
+            store_registry_changed(s);
+        pthread_mutex_lock(&s->qlock);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        if (!s->stopping)
+            pthread_cond_timedwait(&s->ckcond, &s->qlock, &until);
+    }
+    pthread_mutex_unlock(&s->qlock);
+    return NULL;
+}
+
 dz_code store_start_writer(store *s, dz_err *e)
 {
     if (s->writer_running)
@@ -386,6 +458,9 @@ dz_code store_start_writer(store *s, dz_err *e)
     if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
         return dz_fail(e, DZ_EINTERNAL, "cannot start the writer thread");
     s->writer_running = true;
+    if (pthread_create(&s->registry_watcher, NULL, registry_watcher_main, s) != 0)
+        return dz_fail(e, DZ_EINTERNAL, "cannot start the registry watcher thread");
+    s->registry_watcher_running = true;
     return DZ_OK;
 }
 
@@ -396,10 +471,14 @@ void store_stop_writer(store *s)
     pthread_mutex_lock(&s->qlock);
     s->stopping = true;
     pthread_cond_signal(&s->qcond);
-    pthread_cond_signal(&s->ckcond);
+    pthread_cond_broadcast(&s->ckcond);
     pthread_mutex_unlock(&s->qlock);
     pthread_join(s->writer, NULL);
     s->writer_running = false;
+    if (s->registry_watcher_running) {
+        pthread_join(s->registry_watcher, NULL);
+        s->registry_watcher_running = false;
+    }
     if (s->checkpointer_running) {
         pthread_join(s->checkpointer, NULL);
         s->checkpointer_running = false;

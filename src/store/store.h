@@ -20,15 +20,21 @@
 #include "lib/identity.h"
 #include "lib/incident.h"
 #include "lib/request_decode.h"
+#include "lib/constituent.h"
+#include "lib/registry.h"
 
 typedef struct store store;
 
 typedef struct store_settings {
     char id_prefix[17];   /* BTCIRT */
     due_policy due;
+    sector_list sectors;  /* the registry's sectors (dzong.conf `sectors`) */
 } store_settings;
 
+/* settings->sectors empty: the default sectors. */
 dz_code store_open(const char *url, const store_settings *settings, store **out, dz_err *e);
+/* The configured sectors (validation of records is the caller's, with constituent_from_json). */
+const sector_list *store_sectors(store *s);
 void store_close(store *s);
 /* Applies the numbered migrations not yet in schema_version. */
 dz_code store_migrate(store *s, int *applied, int *version, dz_err *e);
@@ -41,12 +47,86 @@ void store_stop_writer(store *s);
 int64_t store_now(store *s);
 void store_set_clock(store *s, int64_t fixed_now); /* 0 = real time */
 
-/* ---- constituents (minimal record; the registry grows it) ---- */
+/* ---- the constituency registry (store_constituents.c) ---- */
+/*
+ * Records travel as constituent_record (lib/constituent.h) into the store and
+ * come back as JSON in the API's shape: constituent_to_json() plus
+ * created_at and updated_at. Every change bumps the registry version in the
+ * same transaction, so each node can tell when to rebuild its index.
+ */
+typedef enum {
+    STORE_PUT_CREATE = 0, /* DZ_ECONFLICT if the short name exists */
+    STORE_PUT_REPLACE,    /* DZ_ENOTFOUND if it does not */
+    STORE_PUT_UPSERT,
+} store_put_mode;
+
+/* *created (may be NULL) tells which happened. parent must exist and not make a cycle. */
+dz_code store_constituent_put(store *s, const principal *who, const constituent_record *r, store_put_mode mode,
+                              json_t **out, bool *created, dz_err *e);
+/* A record with only a short name and a name (kind other): a put with STORE_PUT_CREATE. out may be NULL. */
 dz_code store_constituent_create(store *s, const principal *who, const char *short_name, const char *name,
                                  json_t **out, dz_err *e);
-/* Staff see all; a bound user sees its own organisation. */
-dz_code store_constituent_list(store *s, int64_t only_org, json_t **out, dz_err *e);
+
+typedef struct store_import_result {
+    size_t created, updated, unchanged;
+} store_import_result;
+/*
+ * Upserts n records in one transaction (all or nothing). Parents may name
+ * records of the same batch. Records equal to what is stored are counted as
+ * unchanged and not written (no audit entry, no version bump).
+ */
+dz_code store_constituent_import(store *s, const principal *who, const constituent_record *recs, size_t n,
+                                 store_import_result *out, dz_err *e);
+
+/* only_org != 0: that organisation or DZ_ENOTFOUND (a constituent user sees its own record only). */
+dz_code store_constituent_get(store *s, int64_t only_org, const char *short_name, json_t **out, dz_err *e);
+/* The same by id (lookup answers). */
+dz_code store_constituent_get_by_id(store *s, int64_t only_org, int64_t id, json_t **out, dz_err *e);
+
+typedef struct constituent_filter {
+    const char *kind, *sector, *tag, *parent, *text; /* text: in short_name or name */
+    int cii;                                         /* -1 any, 0 not designated, 1 designated */
+    const char *cursor;                              /* the previous page's next_cursor */
+    int limit;                                       /* 1..1000, default 100; 0 = all (export) */
+} constituent_filter;
+/* out: {"items": [...full records by short_name...], "next_cursor": "..."|null}. f may be NULL (all). */
+dz_code store_constituent_list(store *s, int64_t only_org, const constituent_filter *f, json_t **out, dz_err *e);
+
+/* Refused (DZ_ECONFLICT, naming what) while users, incidents, reports or member organisations refer to it. */
+dz_code store_constituent_delete(store *s, const principal *who, const char *short_name, dz_err *e);
 dz_code store_constituent_id(store *s, const char *short_name, int64_t *id, dz_err *e);
+
+/* The index of everything registered, and the version it reflects. */
+dz_code store_registry_load(store *s, registry_index **out, dz_err *e);
+/* Cheap: one row. Compare with registry_index_version() to know when to reload. */
+dz_code store_registry_version(store *s, int64_t *version, dz_err *e);
+
+/*
+ * The index in memory, shared by the API's lookup and the feed pipeline.
+ * store_registry_refresh() loads it when the stored version differs from
+ * the published one (force: always) and swaps it in without pausing
+ * readers. Once it has been loaded, the store keeps it current: after its
+ * own registry writes (store_registry_changed, before the write returns)
+ * and, while the writer thread runs, by checking the version every second
+ * (another node's change, a CLI import next to a running server).
+ * Readers: enter, look up, leave; the snapshot cannot vanish in between.
+ * Before the first refresh, enter returns NULL (lookups then match nothing).
+ */
+dz_code store_registry_refresh(store *s, bool force, dz_err *e);
+
+/*
+ * "Whose is it?" (store_lookup.c): kind "ip", "asn" or "domain", or NULL to
+ * tell from the value (an address, "AS64512" or a number, else a domain).
+ * Answers from the in-memory index: {"query": {kind: normalised value},
+ * "constituents": [the owners of the most specific match, with contacts],
+ * "matches": [{"resource", "kind", "constituents": [short names]}, most
+ * specific first, then each covering claim]}. only_org != 0 hides every
+ * other organisation (a constituent user sees only its own claims).
+ */
+dz_code store_lookup(store *s, int64_t only_org, const char *kind, const char *value, json_t **out, dz_err *e);
+void store_registry_changed(store *s);
+const registry_index *store_registry_enter(store *s, registry_ticket *t);
+void store_registry_leave(store *s, registry_ticket t);
 
 /* ---- users, tokens, sessions ---- */
 typedef struct user_record {

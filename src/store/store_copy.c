@@ -38,14 +38,25 @@ typedef struct copy_table {
 } copy_table;
 
 /*
- * Every table of the schema (migrations 0001..0003), parents before children.
+ * Every table of the schema (migrations 0001..0004), parents before children.
  * schema_version is not copied: the destination has its own, from migrating.
  * copy checks that each database holds exactly these tables with exactly
  * these many columns, so a migration that adds a table or a column and
  * forgets this list makes the copy refuse, not lose data.
  */
 static const copy_table COPY_TABLES[] = {
-    {"constituents", {"id", "short_name", "name", "created_at"}, {"id"}, 0, true, NULL, false},
+    /* parent_id refers to the same table: a member may come before its parent */
+    {"constituents",
+     {"id", "short_name", "name", "created_at", "kind", "sector", "cii", "cii_tier", "parent_id", "tags",
+      "updated_at"},
+     {"id"}, 0, true, "parent_id", false},
+    {"constituent_networks", {"constituent_id", "network"}, {"constituent_id", "network"}, 2, false, NULL, false},
+    {"constituent_asns", {"constituent_id", "asn"}, {"constituent_id", "asn"}, 0, false, NULL, false},
+    {"constituent_domains", {"constituent_id", "domain"}, {"constituent_id", "domain"}, 2, false, NULL, false},
+    {"constituent_contacts",
+     {"id", "constituent_id", "position", "name", "email", "phone", "pgp", "language", "role", "notify_interval",
+      "notify_format", "max_tlp"},
+     {"id"}, 0, true, NULL, false},
     {"users", {"id", "username", "role", "constituent_id", "password_hash", "disabled", "created_at"}, {"id"}, 0,
      true, NULL, false},
     {"api_tokens", {"id", "user_id", "label", "token_hash", "created_at", "revoked"}, {"id"}, 0, true, NULL, false},
@@ -76,6 +87,8 @@ static const copy_table COPY_TABLES[] = {
     /* the migrations seed the schedule; the source's state of each job replaces it */
     {"jobs", {"name", "interval_s", "next_run_at", "last_run_at", "last_node", "last_error", "runs"}, {"name"}, 1,
      false, NULL, true},
+    /* seeded with version 0; the source's version replaces it */
+    {"registry_state", {"id", "version"}, {"id"}, 0, false, NULL, true},
 };
 #define N_TABLES (sizeof COPY_TABLES / sizeof COPY_TABLES[0])
 _Static_assert(N_TABLES <= STORE_COPY_MAX_TABLES, "raise STORE_COPY_MAX_TABLES");

@@ -1,77 +1,10 @@
-/* store_users.c: constituents (minimal record), users, API tokens, sessions. */
+/* store_users.c: users, API tokens, sessions. */
 #include "store/store_internal.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* ---- constituents ---- */
-
-typedef struct {
-    const principal *who;
-    const char *short_name, *name;
-} constituent_create_ctx;
-
-static dz_code constituent_create_tx(store *s, db *d, void *arg, dz_err *e)
-{
-    constituent_create_ctx *c = arg;
-    db_stmt *st;
-    if (db_prepare(d, "INSERT INTO constituents(short_name, name, created_at) VALUES (?, ?, ?)", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_text(st, 1, c->short_name);
-    db_bind_text(st, 2, c->name);
-    db_bind_int(st, 3, store_now(s));
-    if (db_run(st, e) != DZ_OK)
-        return e->code == DZ_ECONFLICT ? dz_fail(e, DZ_ECONFLICT, "constituent '%s' exists already", c->short_name)
-                                       : e->code;
-    json_t *detail = json_pack("{s:s}", "name", c->name);
-    return store_audit_append(d, store_now(s), c->who->username, "constituent.create", c->short_name, detail, e);
-}
-
-static json_t *constituent_row(db_stmt *st)
-{
-    json_t *o = json_object();
-    json_set_text(o, "short_name", db_col_text(st, 0));
-    json_set_text(o, "name", db_col_text(st, 1));
-    json_set_time(o, "created_at", db_col_int(st, 2), false);
-    return o;
-}
-
-dz_code store_constituent_create(store *s, const principal *who, const char *short_name, const char *name,
-                                 json_t **out, dz_err *e)
-{
-    if (!name_valid(short_name))
-        return dz_fail(e, DZ_EINVAL, "short name '%.64s' must be 1-64 of [A-Za-z0-9._@-]", short_name);
-    if (!name || !*name || strlen(name) > 300)
-        return dz_fail(e, DZ_EINVAL, "constituent name must be 1-300 bytes");
-    constituent_create_ctx c = {who, short_name, name};
-    if (store_write(s, constituent_create_tx, &c, e) != DZ_OK)
-        return e->code;
-    if (!out)
-        return DZ_OK;
-    db *d;
-    db_stmt *st;
-    if (store_reader(s, &d, e) != DZ_OK ||
-        db_prepare(d, "SELECT short_name, name, created_at FROM constituents WHERE short_name = ?", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_text(st, 1, short_name);
-    *out = db_step(st, e) == DB_ROW ? constituent_row(st) : NULL;
-    db_reset(st);
-    return *out ? DZ_OK : dz_fail(e, DZ_EDB, "constituent vanished after creation");
-}
-
-dz_code store_constituent_list(store *s, int64_t only_org, json_t **out, dz_err *e)
-{
-    db *d;
-    db_stmt *st;
-    if (store_reader(s, &d, e) != DZ_OK ||
-        db_prepare(d, "SELECT short_name, name, created_at FROM constituents WHERE (? = 0 OR id = ?) "
-                      "ORDER BY short_name", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_int(st, 1, only_org);
-    db_bind_int(st, 2, only_org);
-    return store_rows_json(st, constituent_row, out, e);
-}
-
+/* An organisation's id by short name (users are bound to one). The registry itself: store_constituents.c. */
 static dz_code constituent_id_in(db *d, const char *short_name, int64_t *id, dz_err *e)
 {
     db_stmt *st;
@@ -85,14 +18,6 @@ static dz_code constituent_id_in(db *d, const char *short_name, int64_t *id, dz_
     if (r == DB_ERROR)
         return e->code;
     return r == DB_ROW ? DZ_OK : dz_fail(e, DZ_ENOTFOUND, "no constituent '%.64s'", short_name);
-}
-
-dz_code store_constituent_id(store *s, const char *short_name, int64_t *id, dz_err *e)
-{
-    db *d;
-    if (store_reader(s, &d, e) != DZ_OK)
-        return e->code;
-    return constituent_id_in(d, short_name, id, e);
 }
 
 /* ---- users ---- */

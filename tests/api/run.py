@@ -40,6 +40,7 @@ import test_incidents  # noqa: E402,F401
 import test_sessions  # noqa: E402,F401
 import test_access  # noqa: E402,F401
 import test_admin  # noqa: E402,F401
+import test_constituents  # noqa: E402,F401
 import test_problems  # noqa: E402,F401
 import test_keepalive  # noqa: E402,F401
 import test_nodes  # noqa: E402,F401  (PostgreSQL only)

@@ -12,8 +12,8 @@ tasks, full timeline   y     y     y       y        -          -
 report file            y     y     y       y        y          y
 report read           all   all   all     all    own org    own org
 report link            y     y     y       y        -          -
-constituents read     all   all   all     all      own        own
-constituents create    y     y     -       -        -          -
+constituents, lookup  all   all   all     all      own        own
+constituents write     y     y     -       -        -          -
 users, tokens of others y    -     -       -        -          -
 audit log              y     y     -       -        -          -
 """
@@ -77,6 +77,22 @@ def own_report(ctx, role):
     return "/api/v1/reports/" + rid, None
 
 
+OWN_ORG = {"constituent": "orga", "partner": "certx"}
+
+
+def own_constituent(ctx, role):
+    return "/api/v1/constituents/" + OWN_ORG.get(role, "orga"), None
+
+
+def fresh_constituent(body=None):
+    """A new organisation per call, so writes and deletes of one role never meet another's."""
+    def prepare(ctx, role):
+        sn = ctx.uniq("mxorg")
+        ctx.expect(201, "POST", "/api/v1/constituents", "admin", body={"short_name": sn, "name": "Matrix org"})
+        return "/api/v1/constituents/" + sn, body
+    return prepare
+
+
 def login_body(ctx, role):
     u = ctx.users[USER_OF[role] if role else "h2"]
     return "/api/v1/session", {"username": u.name, "password": u.password}
@@ -128,6 +144,13 @@ MATRIX = {
     ("POST", "/api/v1/constituents"): (
         lambda ctx, role: ("/api/v1/constituents", {"short_name": ctx.uniq("org"), "name": "Matrix org"}),
         expected(201, ("admin", "coordinator"))),
+    ("GET", "/api/v1/constituents/{name}"): (own_constituent, expected(200, EVERYONE)),
+    ("PUT", "/api/v1/constituents/{name}"): (fresh_constituent({"name": "Matrix org, renamed", "kind": "ngo"}),
+                                             expected(200, ("admin", "coordinator"))),
+    ("PATCH", "/api/v1/constituents/{name}"): (fresh_constituent({"networks": ["192.0.2.192/30"]}),
+                                               expected(200, ("admin", "coordinator"))),
+    ("DELETE", "/api/v1/constituents/{name}"): (fresh_constituent(), expected(204, ("admin", "coordinator"))),
+    ("GET", "/api/v1/lookup"): (static("/api/v1/lookup?ip=192.0.2.1"), expected(200, EVERYONE)),
     ("GET", "/api/v1/users"): (static("/api/v1/users"), expected(200, ("admin",))),
     ("POST", "/api/v1/users"): (
         lambda ctx, role: ("/api/v1/users", {"username": ctx.uniq("mxuser"), "role": "analyst",

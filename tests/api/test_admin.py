@@ -71,7 +71,7 @@ def t_constituents(ctx):
     short = ctx.uniq("org")
     out = ctx.expect(201, "POST", "/api/v1/constituents", "coord", body={"short_name": short, "name": "Ministry"}).json
     eq((out["short_name"], out["name"]), (short, "Ministry"), "created constituent")
-    names = [c["short_name"] for c in ctx.expect(200, "GET", "/api/v1/constituents", "h1").json["items"]]
+    names = [c["short_name"] for c in ctx.expect(200, "GET", "/api/v1/constituents?q=" + short, "h1").json["items"]]
     check(short in names, "new constituent not listed")
     check_problem(ctx.req("POST", "/api/v1/constituents", "admin", body={"short_name": short, "name": "Again"}), 409,
                   short, "duplicate constituent")

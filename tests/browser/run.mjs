@@ -5,7 +5,10 @@
  *   cd tests/browser && npm install          (once)
  *   node tests/browser/run.mjs --dzong build/dzong [--keep]
  *
- * Creates a temporary data directory with a handler and a constituent user,
+ * Creates a temporary data directory with a handler, a coordinator and a
+ * constituent user and a registry of test organisations (imported with
+ * `dzong constituents import`: an ISP with a customer inside its network, an
+ * IDN domain, a hostile organisation name and more than one page of records),
  * starts `dzong serve` on a free 127.0.0.1 port, runs the scenarios in order
  * (later ones build on the incident the earlier ones created), stops the
  * server whatever happens, and prints "N passed, N failed" as the last line.
@@ -24,7 +27,33 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 const HANDLER = { username: 'hana.handler', password: 'handler-pass-0123456789' };
 const CONSTITUENT = { username: 'bank.analyst', password: 'constituent-pass-0123456789' };
+const COORDINATOR = { username: 'cora.coord', password: 'coordinator-pass-0123456789' };
 const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
+const XSS_ORG = '<img src=x onerror=alert(1)>';
+const XSS_CONTACT = '<b onmouseover=alert(2)>Eve</b><script>alert(3)</script>';
+const BULK = 1001; // with the others more than one page of 1000, so pickers must follow next_cursor
+
+// The registry the scenarios use: documentation addresses, private-use AS numbers, .example domains.
+function registry() {
+  const contact = (name, email, extra) => Object.assign({ name, email }, extra || {});
+  const orgs = [
+    { short_name: 'bank', name: 'Test National Bank', kind: 'private', sector: 'banking-finance', cii: true, cii_tier: 2,
+      networks: ['203.0.113.0/28'], domains: ['bank.example'],
+      contacts: [contact('Bank SOC', 'soc@bank.example', { role: '24x7', phone: '+975 2 111111' })] },
+    { short_name: 'power', name: 'Test Power Utility', kind: 'cii-operator', sector: 'energy', cii: true, cii_tier: 1,
+      networks: ['203.0.113.16/28'], contacts: [contact('Grid Control Room', 'control@power.example', { role: '24x7' })] },
+    { short_name: 'test-isp', name: 'Test Upstream ISP', kind: 'isp', sector: 'ict-telecom',
+      networks: ['198.51.100.0/24', '2001:db8:100::/40'], asns: [64600], domains: ['isp.example'],
+      contacts: [contact('ISP NOC', 'noc@isp.example', { role: '24x7', phone: '+975 2 222222' })] },
+    { short_name: 'test-shop', name: 'Test Web Shop', kind: 'private', parent: 'test-isp',
+      networks: ['198.51.100.64/26'], domains: ['bücher.example'], tags: ['e-commerce'],
+      contacts: [contact('Shop Abuse Desk', 'abuse@shop.example', { phone: '+975 17 123456', pgp: '0123456789ABCDEF0123456789ABCDEF89ABCDEF', notify_interval: 'hourly' })] },
+    { short_name: 'xss-org', name: XSS_ORG, kind: 'other', networks: ['192.0.2.128/25'],
+      contacts: [contact(XSS_CONTACT, 'eve@xss.example')] },
+  ];
+  for (let i = 1; i <= BULK; i++) orgs.push({ short_name: `bulk-${String(i).padStart(4, '0')}`, name: `Bulk organisation ${i}`, kind: 'private' });
+  return orgs;
+}
 
 // ---- arguments ----
 
@@ -87,9 +116,11 @@ function freePort() {
 
 async function startServer() {
   dz(['init']);
-  dz(['constituent', 'add', 'bank', 'Test National Bank']);
-  dz(['constituent', 'add', 'power', 'Test Power Utility']);
+  const registryFile = path.join(tmp, 'registry.json');
+  fs.writeFileSync(registryFile, JSON.stringify(registry()));
+  dz(['constituents', 'import', registryFile]);
   dz(['user', 'add', HANDLER.username, '--role', 'handler', '--password-stdin'], `${HANDLER.password}\n`);
+  dz(['user', 'add', COORDINATOR.username, '--role', 'coordinator', '--password-stdin'], `${COORDINATOR.password}\n`);
   dz(['user', 'add', CONSTITUENT.username, '--role', 'constituent', '--constituent', 'bank', '--password-stdin'],
     `${CONSTITUENT.password}\n`);
   const port = await freePort();
@@ -230,7 +261,9 @@ async function main() {
 
   const problems = [];
   const expectedFailures = []; // URLs a scenario fetches on purpose to see them refused
+  const dialogs = []; // alert() and friends: hostile data must never open one
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const t = m.text();
@@ -240,6 +273,17 @@ async function main() {
     if (expectedFailures.some((u) => url.includes(u))) return;
     problems.push(`console error: ${t}${url ? ` (${url})` : ''}`);
   });
+
+  // A refusal the scenario causes on purpose: the browser's console error for it is expected while fn runs.
+  async function expectingFailure(urlPart, fn) {
+    expectedFailures.push(urlPart);
+    try {
+      await fn();
+    } finally {
+      await sleep(200); // console events may trail the page's own reaction
+      expectedFailures.splice(expectedFailures.indexOf(urlPart), 1);
+    }
+  }
 
   const state = { id: null, xssId: null, otherIds: [] };
   const marker = `m${Date.now().toString(36)}`;
@@ -445,6 +489,216 @@ async function main() {
       assert(new Set(ids).size === ids.length, 'a row appears twice across pages');
     });
 
+    await scenario(page, 'a handler browses the registry: filters, paging, a record with its contacts, read-only', async () => {
+      await page.goto(`${base}/#/incidents`);
+      await page.click('#nav-constituents');
+      await page.waitForSelector('#constituent-table tbody tr[data-name]');
+      assert((await textOf(page, '#nav-constituents')) === 'Constituents', 'staff should see "Constituents" in the navigation');
+      assert(await page.locator('#new-constituent').count() === 0, 'a handler is offered "New organisation"');
+      await until('the first page of 50', async () => await page.locator('#constituent-table tbody tr[data-name]').count() === 50);
+      await page.click('#con-more');
+      await until('the second page', async () => await page.locator('#constituent-table tbody tr[data-name]').count() === 100);
+      await page.selectOption('#c-kind', 'isp');
+      await until('kind filter', async () => {
+        const names = await page.locator('#constituent-table tbody tr[data-name]').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+        return names.join(',') === 'test-isp';
+      });
+      assert(page.url().includes('kind=isp'), `filters are not kept in the address: ${page.url()}`);
+      await page.selectOption('#c-kind', '');
+      await page.selectOption('#c-cii', 'true');
+      await until('CII filter', async () => {
+        const names = await page.locator('#constituent-table tbody tr[data-name]').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+        return names.join(',') === 'bank,power';
+      });
+      const bankRow = await textOf(page, '#constituent-table tr[data-name="bank"]');
+      for (const want of ['Test National Bank', 'private', 'banking-finance', 'CII tier 2']) assert(bankRow.includes(want), `bank row lacks "${want}": ${bankRow}`);
+      await page.selectOption('#c-cii', '');
+      await page.fill('#c-q', 'Web Shop');
+      await until('text search', async () => await page.locator('#constituent-table tbody tr[data-name]').count() === 1);
+      await page.click('#constituent-table tr[data-name="test-shop"] a.title-link');
+      await page.waitForSelector('#constituent-page[data-name="test-shop"]');
+      await waitText(page, '#rec-networks', '198.51.100.64/26');
+      await waitText(page, '#rec-domains', 'xn--bcher-kva.example');
+      await waitText(page, '#con-record', 'e-commerce');
+      const contact = await textOf(page, '#contact-table tbody tr');
+      for (const want of ['Shop Abuse Desk', 'abuse', 'abuse@shop.example', '+975 17 123456', 'en', 'hourly · csv', 'TLP:AMBER', '…89AB CDEF']) {
+        assert(contact.includes(want), `contact row lacks "${want}": ${contact}`);
+      }
+      assert(!contact.includes('0123456789ABCDEF0123'), 'the PGP fingerprint is not shortened');
+      assert(await page.getAttribute('#contact-table a.email', 'href') === 'mailto:abuse@shop.example', 'no mailto: link');
+      assert(await page.locator('#edit-constituent').count() === 0, 'a handler is offered "Edit record"');
+      await page.click('#con-record a:has-text("test-isp")');
+      await page.waitForSelector('#constituent-page[data-name="test-isp"]');
+      await waitText(page, '#rec-asns', 'AS64600');
+      await waitText(page, '#con-members', 'Test Web Shop');
+      await page.screenshot({ path: path.join(tmp, 'constituent-record.png') });
+      // The incident form's picker has the whole registry, past the first page of 1000.
+      await page.goto(`${base}/#/incidents/new`);
+      await page.waitForSelector('#incident-form');
+      await until('every organisation in the picker', async () => await page.locator('#inc-constituents input[type=checkbox]').count() === BULK + 5);
+      assert(await page.locator('#inc-constituents input[value="xss-org"]').count() === 1, 'the picker misses the second page');
+    });
+
+    await scenario(page, 'lookup: an address in a customer network shows the customer, then the covering ISP; an IDN domain', async () => {
+      await page.goto(`${base}/#/reports`);
+      await page.waitForSelector('#report-table');
+      await page.fill('#lookup-q', '198.51.100.70');
+      await page.press('#lookup-q', 'Enter');
+      await page.waitForSelector('#lookup-owners .owner');
+      const owners = await page.locator('#lookup-owners .owner').evaluateAll((els) => els.map((e) => e.dataset.name));
+      assert(owners.join(',') === 'test-shop', `the most specific owner should be test-shop alone: ${owners}`);
+      const card = await textOf(page, '#lookup-owners .owner');
+      for (const want of ['Test Web Shop', 'matched 198.51.100.64/26', 'Shop Abuse Desk', 'abuse@shop.example', '+975 17 123456']) {
+        assert(card.includes(want), `owner card lacks "${want}": ${card}`);
+      }
+      assert(await page.getAttribute('#lookup-owners a.email', 'href') === 'mailto:abuse@shop.example', 'no mailto: link');
+      assert((await page.getAttribute('#lookup-owners a.phone', 'href')) === 'tel:+97517123456', 'no tel: link');
+      await waitText(page, '#lookup-chain', 'inside 198.51.100.0/24 (network) of test-isp');
+      await page.screenshot({ path: path.join(tmp, 'lookup.png') });
+      await page.click('#lookup-chain a:has-text("test-isp")');
+      await page.waitForSelector('#constituent-page[data-name="test-isp"]');
+
+      await page.fill('#lookup-q', 'www.bücher.example');
+      await page.press('#lookup-q', 'Enter');
+      await page.waitForSelector('#lookup-owners .owner[data-name="test-shop"]');
+      await waitText(page, '#lookup-owners', 'matched xn--bcher-kva.example');
+      await waitText(page, '#lookup-query', 'xn--bcher-kva.example');
+
+      await page.fill('#lookup-q', 'AS64600');
+      await page.press('#lookup-q', 'Enter');
+      await page.waitForSelector('#lookup-owners .owner[data-name="test-isp"]');
+
+      await page.fill('#lookup-q', '192.0.2.5');
+      await page.press('#lookup-q', 'Enter');
+      await waitText(page, '#lookup-nobody', 'Nobody registered this.');
+      assert(await page.locator('#lookup-owners').count() === 0, 'owners shown for an unregistered address');
+
+      await expectingFailure('/api/v1/lookup', async () => {
+        await page.fill('#lookup-q', 'not/an<address>');
+        await page.press('#lookup-q', 'Enter');
+        await page.waitForSelector('#lookup-error');
+        assert((await textOf(page, '#lookup-error')).length > 5, 'the error has no text');
+      });
+    });
+
+    await scenario(page, 'a coordinator registers an organisation: a bad CIDR shows the server message and keeps the input; lookup finds it', async () => {
+      await logout(page);
+      await login(page, COORDINATOR);
+      await page.click('#nav-constituents');
+      await page.click('#new-constituent');
+      await page.waitForSelector('#constituent-form');
+      await page.fill('#con-short_name', 'test-clinic');
+      await page.fill('#con-name', 'Test Mountain Clinic');
+      await page.selectOption('#con-kind', 'private');
+      await page.fill('#con-sector', 'health');
+      await page.check('#con-cii');
+      await page.selectOption('#con-cii_tier', '3');
+      await page.fill('#con-parent', 'power');
+      const badNetworks = '203.0.113.128/26\n203.0.113.193/26';
+      await page.fill('#con-networks', badNetworks);
+      await page.fill('#con-asns', 'AS64700');
+      await page.fill('#con-domains', 'clinic.example');
+      await page.fill('#con-tags', 'hospital\nrural');
+      const row = (i) => page.locator('#con-contacts-edit tr.contact-row').nth(i);
+      await row(0).locator('[name=name]').fill('Clinic IT');
+      await row(0).locator('[name=email]').fill('it@clinic.example');
+      await row(0).locator('[name=phone]').fill('+975 2 333333');
+      await page.click('#add-contact');
+      await row(1).locator('[name=name]').fill('Clinic Director');
+      await row(1).locator('[name=email]').fill('director@clinic.example');
+      await row(1).locator('[name=role]').selectOption('management');
+      await row(1).locator('[name=max_tlp]').selectOption('GREEN');
+      await expectingFailure('/api/v1/constituents', async () => {
+        await page.click('#constituent-form button[type=submit]');
+        await waitText(page, '#con-form-error', 'networks[1]');
+      });
+      const msg = await textOf(page, '#con-form-error');
+      assert(msg.includes('203.0.113.193/26') && msg.includes('host bits'), `not the server's message: ${msg}`);
+      assert(await page.inputValue('#con-networks') === badNetworks, 'the networks typed were lost');
+      assert(await page.inputValue('#con-name') === 'Test Mountain Clinic', 'the name typed was lost');
+      assert(await page.locator('#con-contacts-edit tr.contact-row').count() === 2, 'contact rows were lost');
+      assert(await row(1).locator('[name=name]').inputValue() === 'Clinic Director', 'a contact typed was lost');
+      assert(await page.getAttribute('#con-networks', 'aria-invalid') === 'true', 'the field named by the server is not marked');
+      await page.screenshot({ path: path.join(tmp, 'constituent-form-error.png'), fullPage: true });
+
+      await page.fill('#con-networks', '203.0.113.128/26\n203.0.113.192/26');
+      await page.click('#constituent-form button[type=submit]');
+      await page.waitForSelector('#constituent-page[data-name="test-clinic"]');
+      await waitText(page, '#rec-networks', '203.0.113.192/26');
+      await waitText(page, '#rec-asns', 'AS64700');
+      await waitText(page, '#con-record', 'CII tier 3');
+      await waitText(page, '#con-record', 'power');
+      assert(await page.locator('#contact-table tbody tr').count() === 2, 'expected two contacts');
+      await waitText(page, '#contact-table', 'Clinic Director');
+
+      await page.fill('#lookup-q', '203.0.113.200');
+      await page.press('#lookup-q', 'Enter');
+      await page.waitForSelector('#lookup-owners .owner[data-name="test-clinic"]');
+      await waitText(page, '#lookup-owners', 'matched 203.0.113.192/26');
+      await waitText(page, '#lookup-owners', 'director@clinic.example');
+      await page.goto(`${base}/#/incidents/new`);
+      await page.waitForSelector('#inc-constituents input[value="test-clinic"]');
+    });
+
+    await scenario(page, 'a coordinator edits a record: PUT keeps what was not touched, a bad value keeps the form', async () => {
+      await page.goto(`${base}/#/constituents/test-clinic`);
+      await page.click('#edit-constituent');
+      await page.waitForSelector('#constituent-form');
+      assert(await page.getAttribute('#con-short_name', 'readonly') !== null, 'the short name is editable');
+      assert(await page.inputValue('#con-networks') === '203.0.113.128/26\n203.0.113.192/26', 'the form lacks the stored networks');
+      await page.fill('#con-name', 'Test Mountain Clinic and Hospital');
+      await page.locator('#con-contacts-edit tr.contact-row').nth(1).locator('[name=email]').fill('not-an-address');
+      await expectingFailure('/api/v1/constituents/test-clinic', async () => {
+        await page.click('#constituent-form button[type=submit]');
+        await waitText(page, '#con-form-error', 'contacts[1]');
+      });
+      assert(await page.inputValue('#con-name') === 'Test Mountain Clinic and Hospital', 'the name typed was lost');
+      await page.locator('#con-contacts-edit tr.contact-row').nth(1).locator('.remove-contact').click();
+      await page.click('#constituent-form button[type=submit]');
+      await waitText(page, '#con-title', 'Test Mountain Clinic and Hospital');
+      await page.waitForSelector('#constituent-page:not(:has(#constituent-form))');
+      assert(await page.locator('#contact-table tbody tr').count() === 1, 'the removed contact is still there');
+      await waitText(page, '#rec-domains', 'clinic.example');
+      await waitText(page, '#rec-asns', 'AS64700');
+      await waitText(page, '#rec-networks', '203.0.113.192/26');
+      await waitText(page, '#con-record', 'rural');
+      await waitText(page, '#con-record', 'CII tier 3');
+    });
+
+    await scenario(page, 'XSS: an organisation and a contact named with markup render as text', async () => {
+      const dialogsBefore = dialogs.length;
+      await page.goto(`${base}/#/constituents?q=xss`);
+      const row = page.locator('#constituent-table tr[data-name="xss-org"]');
+      await row.waitFor();
+      assert((await row.textContent()).includes(XSS_ORG), 'the list does not show the name as text');
+      await row.locator('a.title-link').click();
+      await page.waitForSelector('#constituent-page[data-name="xss-org"]');
+      assert(await textOf(page, '#con-title') === XSS_ORG, 'the name is not shown verbatim');
+      await waitText(page, '#contact-table', XSS_CONTACT);
+      await page.hover('#contact-table tbody tr td');
+      await page.click('#edit-constituent');
+      await page.waitForSelector('#constituent-form');
+      assert(await page.inputValue('#con-name') === XSS_ORG, 'the edit form changes the name');
+      assert(await page.locator('#con-contacts-edit tr.contact-row [name=name]').inputValue() === XSS_CONTACT, 'the edit form changes the contact');
+      await page.fill('#lookup-q', '192.0.2.200');
+      await page.press('#lookup-q', 'Enter');
+      await page.waitForSelector('#lookup-owners .owner[data-name="xss-org"]');
+      assert((await textOf(page, '#lookup-owners .owner-name')) === XSS_ORG, 'the lookup does not show the name as text');
+      await waitText(page, '#lookup-owners', XSS_CONTACT);
+      await page.goto(`${base}/#/incidents/new`);
+      await page.waitForSelector('#inc-constituents input[value="xss-org"]');
+      await sleep(300); // give a broken image a chance to fire onerror
+      assert(dialogs.length === dialogsBefore, `a dialog opened: ${dialogs.slice(dialogsBefore)}`);
+      assert(await page.locator('#app img, #app script, #app b, #app svg').count() === 0, 'markup from data became elements');
+      for (const where of ['#/constituents/xss-org', '#/lookup?q=192.0.2.200']) {
+        await page.goto(`${base}/${where}`);
+        await page.waitForSelector('#constituent-page, #lookup-owners');
+        await sleep(200);
+        assert(await page.locator('#app img, #app script, #app b, #app svg').count() === 0, `markup from data became elements on ${where}`);
+      }
+      assert(dialogs.length === dialogsBefore, `a dialog opened: ${dialogs.slice(dialogsBefore)}`);
+    });
+
     await scenario(page, "a constituent sees only its incidents, the shared note but not the internal one", async () => {
       await logout(page);
       await login(page, CONSTITUENT);
@@ -472,6 +726,42 @@ async function main() {
       expectedFailures.push(`/api/v1/incidents/${state.otherIds[0]}`);
       await page.goto(`${base}/#/incidents/${state.otherIds[0]}`);
       await waitText(page, '.page-error', 'no incident');
+    });
+
+    await scenario(page, 'a constituent sees "My organisation": its own record only, read-only, not another by its address', async () => {
+      await page.goto(`${base}/#/incidents`);
+      await waitText(page, '#me-role', 'constituent');
+      assert(await textOf(page, '#nav-constituents') === 'My organisation', 'the navigation does not say "My organisation"');
+      assert(await page.locator('#lookup-q').count() === 0, 'a constituent is offered the lookup box');
+      await page.click('#nav-constituents');
+      await page.waitForSelector('#constituent-page[data-name="bank"]');
+      assert(await textOf(page, '#con-title') === 'Test National Bank', 'not its own record');
+      await waitText(page, '#contact-table', 'soc@bank.example');
+      await waitText(page, '#rec-networks', '203.0.113.0/28');
+      for (const sel of ['#edit-constituent', '#new-constituent', '#constituent-table', '#con-members']) {
+        assert(await page.locator(sel).count() === 0, `constituent sees ${sel}`);
+      }
+      await expectingFailure('/api/v1/constituents/power', async () => {
+        const api = await page.evaluate(async () => {
+          const list = await (await fetch('/api/v1/constituents?limit=1000')).json();
+          const other = await fetch('/api/v1/constituents/power');
+          return { names: list.items.map((c) => c.short_name), other: other.status };
+        });
+        assert(api.names.join(',') === 'bank', `the API lists more than its own record: ${api.names.slice(0, 5)}`);
+        assert(api.other === 404 || api.other === 403, `another organisation's record answered ${api.other}`);
+        await page.goto(`${base}/#/constituents/power`);
+        await page.waitForSelector('.page-error');
+      });
+      const text = await page.locator('#main').textContent();
+      assert(!text.includes('Test Power Utility') && !text.includes('control@power.example'), 'another organisation is shown');
+      await page.goto(`${base}/#/constituents/_new`);
+      await waitText(page, '#main', 'Only coordinators and admins');
+      await page.goto(`${base}/#/lookup?q=203.0.113.20`);
+      await waitText(page, '#main', 'for CIRT staff');
+      assert(!(await page.locator('#main').textContent()).includes('Test Power Utility'), 'the lookup shows another organisation');
+      await page.goto(`${base}/#/constituents`);
+      await page.waitForSelector('#constituent-page[data-name="bank"]');
+      await page.screenshot({ path: path.join(tmp, 'my-organisation.png') });
     });
 
     await scenario(page, 'no JavaScript errors or CSP violations', async () => {

@@ -1,13 +1,17 @@
 /*
  * `dzong db copy` (store_copy): a store populated through the store API
  * (users, a token, sessions, incidents through phases, merges with an
- * incident pointing at a later one, notes, tasks, reports, the audit chain)
+ * incident pointing at a later one, notes, tasks, reports, the audit chain,
+ * registry records with networks, AS numbers, domains and contacts, a member
+ * organisation older than its parent, an upper-case short name that a
+ * locale would sort elsewhere)
  * plus bulk rows written straight into SQLite (so every table with a
  * composite or text key is read over several keyset pages) is copied, and
  *   - every table's row count and checksum agree, and so does what the API
  *     shows of the copy: every incident, note, task, timeline, report, user,
  *     constituent and audit entry, byte for byte;
- *   - the audit chain verifies on the copy and new writes continue its ids;
+ *   - the audit chain verifies on the copy and new writes continue its ids
+ *     (and the registry's version), and the copy's registry index answers;
  *   - a second copy into the now non-empty destination is refused, as are
  *     sources at another schema version or with tables or columns the copy
  *     does not know; a row the destination rejects leaves it empty; a
@@ -30,6 +34,8 @@
 #define T0 1772323200LL /* 2026-03-01T00:00:00Z */
 #define BULK_TAGS 2500  /* > 2 pages of store_copy.c's PAGE_ROWS */
 #define BULK_SESSIONS 1200
+
+#define BULK_NETWORKS 1100 /* one organisation's networks: > 2 pages of a composite key with a text part */
 
 static const store_scope ALL = {0, -1, false};
 
@@ -138,6 +144,53 @@ static void merge(store *s, const principal *who, const char *survivor, const ch
     json_decref(o);
 }
 
+/* A registry record from JSON through the real decoder, stored with put. */
+static void put(store *s, const principal *who, store_put_mode mode, const char *body)
+{
+    json_error_t je;
+    json_t *o = json_loads(body, 0, &je);
+    if (!o)
+        fail_msg("test JSON %s: %s", body, je.text);
+    constituent_record r;
+    dz_err e = {0};
+    assert_dz_ok(constituent_from_json(o, NULL, &r, &e), e);
+    json_decref(o);
+    assert_dz_ok(store_constituent_put(s, who, &r, mode, NULL, NULL, &e), e);
+    constituent_record_free(&r);
+}
+
+/* The registry's side of a deployment: full records, a member older than its parent, a big network list. */
+static void populate_registry(store *s, const principal *sys)
+{
+    put(s, sys, STORE_PUT_CREATE, "{\"short_name\":\"fin-member\",\"name\":\"A member, made first\"}");
+    put(s, sys, STORE_PUT_CREATE,
+        "{\"short_name\":\"fin-cirt\",\"name\":\"Finance CIRT\",\"kind\":\"partner-cert\","
+        "\"sector\":\"banking-finance\",\"tags\":[\"sectoral\",\"a_b\"],\"domains\":[\"fin.example.bt\"],"
+        "\"contacts\":[{\"name\":\"D\\u00fcty 'desk'\",\"email\":\"desk@fin.example.bt\",\"role\":\"24x7\","
+        "\"phone\":\"+975 2 123456\",\"language\":\"dz\",\"notify_interval\":\"hourly\",\"notify_format\":\"json\","
+        "\"max_tlp\":\"AMBER+STRICT\"}]}");
+    /* the member refers to a later row: the copy must set it after the parent's row is in */
+    put(s, sys, STORE_PUT_REPLACE,
+        "{\"short_name\":\"fin-member\",\"name\":\"A member, made first\",\"parent\":\"fin-cirt\","
+        "\"cii\":true,\"cii_tier\":3}");
+    /* an upper-case short name sorts first bytewise, not in a locale's order */
+    char *body = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&body, &n);
+    fprintf(m, "{\"short_name\":\"BT-Broadband\",\"name\":\"Broadband \\\"BT\\\"\",\"kind\":\"isp\","
+               "\"sector\":\"ict-telecom\",\"cii\":true,\"cii_tier\":1,\"parent\":\"bhutan-telecom\","
+               "\"asns\":[64512,\"AS4200000000\"],\"domains\":[\"bt.example.bt\",\"B\\u00fccher.example\"],"
+               "\"contacts\":[{\"name\":\"NOC\",\"email\":\"noc@bt.example.bt\"},"
+               "{\"name\":\"CISO\",\"email\":\"ciso@bt.example.bt\",\"role\":\"management\",\"pgp\":"
+               "\"0123456789ABCDEF0123456789ABCDEF01234567\"}],\"networks\":[\"2001:db8::/32\"");
+    for (int i = 0; i < BULK_NETWORKS; i++)
+        fprintf(m, ",\"10.%d.%d.0/24\"", i / 256, i % 256);
+    fprintf(m, "]}");
+    fclose(m);
+    put(s, sys, STORE_PUT_CREATE, body);
+    free(body);
+}
+
 static void sql(const char *path, const char *text)
 {
     sqlite3 *h;
@@ -158,6 +211,7 @@ static void populate(const char *url, const char *path)
     assert_dz_ok(store_constituent_create(s, &sys, "druk-bank", "Druk Bank", NULL, &e), e);
     assert_dz_ok(store_constituent_create(s, &sys, "bhutan-telecom", "Bhutan Telecom \"BT\"", NULL, &e), e);
     assert_dz_ok(store_constituent_create(s, &sys, "partner-cert", "A partner CERT", NULL, &e), e);
+    populate_registry(s, &sys);
     char hash[PASSWORD_HASH_LEN];
     assert_dz_ok(password_hash("correct horse battery staple", hash, &e), e);
     assert_dz_ok(store_user_create(s, &sys, "admin", ROLE_ADMIN, NULL, hash, &e), e);
@@ -308,13 +362,17 @@ static void views(store *s, char **out, size_t n_out)
         out[k++] = dump(all);
     }
     json_decref(items);
-    assert_true(k + 4 <= n_out);
+    assert_true(k + 5 <= n_out);
     assert_dz_ok(store_report_list(s, 0, NULL, 500, NULL, &o, &e), e);
     out[k++] = dump(o);
     assert_dz_ok(store_user_list(s, &o, &e), e);
     out[k++] = dump(o);
-    assert_dz_ok(store_constituent_list(s, 0, &o, &e), e);
+    assert_dz_ok(store_constituent_list(s, 0, NULL, &o, &e), e);
     out[k++] = dump(o);
+    int64_t version;
+    assert_dz_ok(store_registry_version(s, &version, &e), e);
+    assert_true(version > 0);
+    out[k++] = dump(json_integer(version));
     assert_dz_ok(store_audit_list(s, 0, 100000, &o, &e), e);
     out[k++] = dump(o);
 }
@@ -397,6 +455,25 @@ static void writes_continue(const char *url)
     principal admin = user(s, "admin");
     assert_dz_ok(store_constituent_create(s, &admin, "new-org", "New Org", &o, &e), e);
     json_decref(o);
+    int64_t v0, v1;
+    assert_dz_ok(store_registry_version(s, &v0, &e), e);
+    put(s, &admin, STORE_PUT_CREATE, "{\"short_name\":\"new-isp\",\"name\":\"New ISP\",\"parent\":\"fin-cirt\","
+                                     "\"networks\":[\"192.0.2.0/24\"],\"contacts\":[{\"name\":\"N\","
+                                     "\"email\":\"n@new.example.bt\"}]}");
+    assert_dz_ok(store_registry_version(s, &v1, &e), e);
+    assert_int_equal(v1, v0 + 1); /* the version goes on from the copied one */
+    registry_index *ix;
+    assert_dz_ok(store_registry_load(s, &ix, &e), e);
+    net_prefix a;
+    assert_dz_ok(ip_address_parse("10.4.75.1", &a, &e), e); /* one of BT-Broadband's, from the copy */
+    const registry_claim *c = registry_lookup_ip(ix, &a);
+    assert_non_null(c);
+    assert_string_equal(registry_org_name(ix, c->org_ids[0]), "BT-Broadband");
+    assert_dz_ok(ip_address_parse("192.0.2.9", &a, &e), e);
+    c = registry_lookup_ip(ix, &a);
+    assert_non_null(c);
+    assert_string_equal(registry_org_name(ix, c->org_ids[0]), "new-isp");
+    registry_index_free(ix);
     assert_dz_ok(store_user_create(s, &admin, "newbie", ROLE_HANDLER, NULL, NULL, &e), e);
     char *id = incident(s, &admin, "{\"title\":\"after the copy\",\"tags\":[\"new\"]}");
     assert_string_equal(id, "BTCIRT-2026-00006");
@@ -480,6 +557,12 @@ static void test_copy_sqlite(void **state)
     assert_int_equal(table(r, "sessions")->src_rows, BULK_SESSIONS + 1);
     assert_int_equal(table(r, "incidents")->src_rows, 5);
     assert_int_equal(table(r, "audit_head")->src_rows, 1);
+    assert_int_equal(table(r, "constituents")->src_rows, 6);
+    assert_int_equal(table(r, "constituent_networks")->src_rows, BULK_NETWORKS + 1);
+    assert_int_equal(table(r, "constituent_asns")->src_rows, 2);
+    assert_int_equal(table(r, "constituent_domains")->src_rows, 3);
+    assert_int_equal(table(r, "constituent_contacts")->src_rows, 3);
+    assert_int_equal(table(r, "registry_state")->src_rows, 1);
     same_views(f->src_url, f->dst_url);
     audit_intact(f->dst_url, table(r, "audit_log")->src_rows);
 
@@ -532,7 +615,7 @@ static void test_copy_refusals(void **state)
     sql(f->src_path, "DELETE FROM schema_version WHERE version = (SELECT MAX(version) FROM schema_version)");
     assert_dz_fails(copy(f->src_url, f->dst_url, r, &e), DZ_ECONFLICT, e);
     assert_contains(e.msg, "migrate");
-    sql(f->src_path, "INSERT INTO schema_version(version, applied_at) VALUES (3, 0)");
+    sql(f->src_path, "INSERT INTO schema_version(version, applied_at) SELECT MAX(version) + 1, 0 FROM schema_version");
 
     /* a table the copy does not know makes it refuse rather than leave it behind */
     sql(f->src_path, "CREATE TABLE extra(x)");
@@ -647,7 +730,7 @@ static void test_copy_postgres(void **state)
     assert_contains(e.msg, "not empty");
     /* identity sequences were moved past the copied ids */
     writes_continue(f->pg_url);
-    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 6);
+    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 7);
     free(to_pg);
     free(back);
 }

@@ -1,5 +1,9 @@
 /*
- * The store on a real database: migrations, constituents and users,
+ * The store on a real database: migrations, constituents and users, the
+ * constituency registry (put modes, parents and cycles, imports that are all
+ * or nothing and skip unchanged records, isolation, list filters and
+ * pagination, deletion refusals, the registry version and the index built
+ * from the store),
  * incidents through their phases (timeline, metrics), refused transitions,
  * visibility scopes (organisation, TLP:RED), list filters and cursor
  * pagination, merges, report idempotency, the audit chain (and tampering
@@ -420,16 +424,20 @@ static void test_constituents_and_users(void **state)
     assert_string_equal(S(o, "name"), "New Org");
     assert_string_equal(S(o, "created_at"), "2026-03-01T00:00:00Z");
     json_decref(o);
-    assert_dz_ok(store_constituent_list(f->s, 0, &o, &e), e);
-    assert_int_equal(json_array_size(o), 4);
-    assert_string_equal(S(json_array_get(o, 0), "short_name"), "bhutan-telecom"); /* sorted */
+    assert_dz_ok(store_constituent_list(f->s, 0, NULL, &o, &e), e);
+    json_t *items = json_object_get(o, "items");
+    assert_int_equal(json_array_size(items), 4);
+    assert_string_equal(S(json_array_get(items, 0), "short_name"), "bhutan-telecom"); /* sorted */
+    assert_string_equal(S(json_array_get(items, 0), "kind"), "other");
+    assert_true(json_is_null(json_object_get(o, "next_cursor")));
     json_decref(o);
-    assert_dz_ok(store_constituent_list(f->s, f->druk, &o, &e), e);
-    assert_int_equal(json_array_size(o), 1);
-    assert_string_equal(S(json_array_get(o, 0), "short_name"), "druk-bank");
+    assert_dz_ok(store_constituent_list(f->s, f->druk, NULL, &o, &e), e);
+    items = json_object_get(o, "items");
+    assert_int_equal(json_array_size(items), 1);
+    assert_string_equal(S(json_array_get(items, 0), "short_name"), "druk-bank");
     json_decref(o);
-    assert_dz_ok(store_constituent_list(f->s, -1, &o, &e), e); /* policy's "nothing" */
-    assert_int_equal(json_array_size(o), 0);
+    assert_dz_ok(store_constituent_list(f->s, -1, NULL, &o, &e), e); /* policy's "nothing" */
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 0);
     json_decref(o);
     int64_t id;
     assert_dz_fails(store_constituent_id(f->s, "nope", &id, &e), DZ_ENOTFOUND, e);
@@ -1474,6 +1482,772 @@ static void test_reports(void **state)
     audit_ok(f);
 }
 
+/* ---- the constituency registry ---- */
+
+/* A record from JSON through the real decoder (the default sectors); fails the test on error. */
+static constituent_record crec(const char *body)
+{
+    json_error_t je;
+    json_t *o = json_loads(body, 0, &je);
+    if (!o)
+        fail_msg("test JSON %s: %s", body, je.text);
+    constituent_record r;
+    dz_err e = {0};
+    if (constituent_from_json(o, NULL, &r, &e) != DZ_OK)
+        fail_msg("decode %s: %s", body, e.msg);
+    json_decref(o);
+    return r;
+}
+
+static dz_code cput(fx *f, store_put_mode mode, const char *body, json_t **out, bool *created, dz_err *e)
+{
+    constituent_record r = crec(body);
+    dz_code rc = store_constituent_put(f->s, &f->admin, &r, mode, out, created, e);
+    constituent_record_free(&r);
+    return rc;
+}
+
+/* Puts and must succeed; returns the answer. */
+static json_t *cput_ok(fx *f, store_put_mode mode, const char *body)
+{
+    json_t *o = NULL;
+    dz_err e = {0};
+    dz_code rc = cput(f, mode, body, &o, NULL, &e);
+    if (rc != DZ_OK)
+        fail_msg("put %s: %s: %s", body, dz_code_name(rc), e.msg);
+    return o;
+}
+
+static json_t *cget(fx *f, int64_t only_org, const char *name)
+{
+    json_t *o;
+    dz_err e = {0};
+    assert_dz_ok(store_constituent_get(f->s, only_org, name, &o, &e), e);
+    return o;
+}
+
+static int64_t regver(fx *f)
+{
+    int64_t v = -1;
+    dz_err e = {0};
+    assert_dz_ok(store_registry_version(f->s, &v, &e), e);
+    return v;
+}
+
+/* One number from SQL on a connection of its own (past the store). */
+static int64_t query_num(fx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int64_t query_num(fx *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *q = vfmt(fmt, ap);
+    va_end(ap);
+    db *d;
+    db_stmt *st;
+    dz_err e = {0};
+    assert_dz_ok(db_open(f->url, &d, &e), e);
+    assert_dz_ok(db_prepare(d, q, &st, &e), e);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    int64_t n = db_col_int(st, 0);
+    db_reset(st);
+    db_close(d);
+    free(q);
+    return n;
+}
+
+/* The child rows stored for an organisation, all four tables together. */
+static int64_t child_rows(fx *f, const char *short_name)
+{
+    return query_num(f, "SELECT (SELECT COUNT(*) FROM constituent_networks x JOIN constituents c ON c.id = "
+                        "x.constituent_id WHERE c.short_name = '%s') + (SELECT COUNT(*) FROM constituent_asns x "
+                        "JOIN constituents c ON c.id = x.constituent_id WHERE c.short_name = '%s') + "
+                        "(SELECT COUNT(*) FROM constituent_domains x JOIN constituents c ON c.id = x.constituent_id "
+                        "WHERE c.short_name = '%s') + (SELECT COUNT(*) FROM constituent_contacts x JOIN constituents c "
+                        "ON c.id = x.constituent_id WHERE c.short_name = '%s')",
+                     short_name, short_name, short_name, short_name);
+}
+
+static json_t *last_audit(fx *f)
+{
+    json_t *a, *last;
+    dz_err e = {0};
+    assert_dz_ok(store_audit_list(f->s, 0, 1000000, &a, &e), e);
+    assert_true(json_array_size(a) > 0);
+    last = json_incref(json_array_get(a, json_array_size(a) - 1));
+    json_decref(a);
+    return last;
+}
+
+static bool array_has(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    return false;
+}
+
+/* Compact, sorted keys: for comparing documents. */
+static char *canon(json_t *o)
+{
+    char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_non_null(s);
+    return s;
+}
+
+static void assert_json_same(json_t *a, json_t *b)
+{
+    char *x = canon(a), *y = canon(b);
+    if (strcmp(x, y) != 0)
+        fail_msg("documents differ:\n  %s\n  %s", x, y);
+    free(x);
+    free(y);
+}
+
+#define GOV_CIRT                                                                                                   \
+    "{\"short_name\":\"gov-cirt\",\"name\":\"Government CIRT\",\"kind\":\"government\",\"sector\":\"government\","  \
+    "\"cii\":true,\"cii_tier\":1,\"tags\":[\"b\",\"a_b\"],"                                                       \
+    "\"networks\":[\"192.0.2.0/24\",\"10.0.0.0/8\",\"2001:db8::/32\",\"198.51.100.7\"],"                          \
+    "\"asns\":[\"AS64512\",64500],\"domains\":[\"gov.example.bt\",\"B\\u00fccher.example\"],"                       \
+    "\"contacts\":[{\"name\":\"Desk\",\"email\":\"desk@gov.example.bt\",\"role\":\"24x7\",\"phone\":\"+975 2 123456\"," \
+    "\"notify_interval\":\"immediate\",\"notify_format\":\"json\",\"max_tlp\":\"RED\",\"language\":\"dz\"},"       \
+    "{\"name\":\"Abuse\",\"email\":\"abuse@gov.example.bt\"}]}"
+
+static void test_registry_put(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *o;
+    bool created = false;
+    int64_t v0 = regver(f);
+    assert_int_equal(v0, 3); /* the fixture's three organisations */
+    size_t audits = audit_count(f);
+
+    assert_dz_ok(cput(f, STORE_PUT_CREATE, GOV_CIRT, &o, &created, &e), e);
+    assert_true(created);
+    assert_string_equal(S(o, "short_name"), "gov-cirt");
+    assert_string_equal(S(o, "kind"), "government");
+    assert_string_equal(S(o, "sector"), "government");
+    assert_true(json_is_true(json_object_get(o, "cii")));
+    assert_int_equal(json_integer_value(json_object_get(o, "cii_tier")), 1);
+    assert_true(json_is_null(json_object_get(o, "parent")));
+    static const char *const nets[] = {"10.0.0.0/8", "192.0.2.0/24", "198.51.100.7/32", "2001:db8::/32"};
+    assert_true(json_list_is(json_object_get(o, "networks"), nets, 4)); /* by address, IPv4 first */
+    static const char *const tags[] = {"a_b", "b"};
+    assert_true(json_list_is(json_object_get(o, "tags"), tags, 2));
+    static const char *const doms[] = {"gov.example.bt", "xn--bcher-kva.example"};
+    assert_true(json_list_is(json_object_get(o, "domains"), doms, 2));
+    json_t *asns = json_object_get(o, "asns");
+    assert_int_equal(json_array_size(asns), 2);
+    assert_int_equal(json_integer_value(json_array_get(asns, 0)), 64500);
+    assert_int_equal(json_integer_value(json_array_get(asns, 1)), 64512);
+    json_t *contacts = json_object_get(o, "contacts");
+    assert_int_equal(json_array_size(contacts), 2); /* in the record's order */
+    json_t *c0 = json_array_get(contacts, 0), *c1 = json_array_get(contacts, 1);
+    assert_string_equal(S(c0, "name"), "Desk");
+    assert_string_equal(S(c0, "role"), "24x7");
+    assert_string_equal(S(c0, "phone"), "+975 2 123456");
+    assert_string_equal(S(c0, "notify_interval"), "immediate");
+    assert_string_equal(S(c0, "notify_format"), "json");
+    assert_string_equal(S(c0, "max_tlp"), "RED");
+    assert_string_equal(S(c0, "language"), "dz");
+    assert_string_equal(S(c1, "name"), "Abuse");
+    assert_string_equal(S(c1, "role"), "abuse");
+    assert_true(json_is_null(json_object_get(c1, "phone")));
+    assert_int_equal(T(o, "created_at"), T0);
+    assert_int_equal(T(o, "updated_at"), T0);
+    assert_int_equal(child_rows(f, "gov-cirt"), 4 + 2 + 2 + 2);
+    assert_int_equal(regver(f), v0 + 1);
+    assert_int_equal(audit_count(f), audits + 1);
+    json_t *a = last_audit(f);
+    assert_string_equal(S(a, "action"), "constituent.create");
+    assert_string_equal(S(a, "object"), "gov-cirt");
+    assert_string_equal(S(a, "actor"), "admin");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "detail"), "networks")), 4);
+    json_decref(a);
+
+    /* the same through get; and a GET sent back as a PUT changes nothing */
+    json_t *g = cget(f, 0, "gov-cirt");
+    assert_json_same(o, g);
+    char *back = json_dumps(g, JSON_COMPACT);
+    json_decref(g);
+    store_set_clock(f->s, T0 + 60);
+    assert_dz_ok(cput(f, STORE_PUT_REPLACE, back, &g, &created, &e), e);
+    free(back);
+    assert_false(created);
+    assert_json_same(o, g); /* updated_at too */
+    json_decref(g);
+    json_decref(o);
+    /* so does the same content in another order */
+    assert_dz_ok(cput(f, STORE_PUT_UPSERT,
+                      "{\"short_name\":\"gov-cirt\",\"name\":\"Government CIRT\",\"kind\":\"government\","
+                      "\"sector\":\"government\",\"cii\":true,\"cii_tier\":1,\"tags\":[\"a_b\",\"b\"],"
+                      "\"networks\":[\"198.51.100.7/32\",\"2001:db8::/32\",\"10.0.0.0/8\",\"192.0.2.0/24\"],"
+                      "\"asns\":[64512,64500],\"domains\":[\"xn--bcher-kva.example\",\"gov.example.bt\"],"
+                      "\"contacts\":[{\"name\":\"Desk\",\"email\":\"desk@gov.example.bt\",\"role\":\"24x7\","
+                      "\"phone\":\"+975 2 123456\",\"notify_interval\":\"immediate\",\"notify_format\":\"json\","
+                      "\"max_tlp\":\"RED\",\"language\":\"dz\"},{\"name\":\"Abuse\",\"email\":\"abuse@gov.example.bt\"}]}",
+                      &o, &created, &e), e);
+    assert_false(created);
+    assert_int_equal(T(o, "updated_at"), T0);
+    json_decref(o);
+    assert_int_equal(regver(f), v0 + 1);
+    assert_int_equal(audit_count(f), audits + 1);
+
+    /* a change: rewrites what changed, keeps created_at */
+    o = cput_ok(f, STORE_PUT_REPLACE,
+                "{\"short_name\":\"gov-cirt\",\"name\":\"Government CIRT\",\"kind\":\"government\","
+                "\"sector\":\"government\",\"cii\":true,\"cii_tier\":2,\"tags\":[\"a_b\",\"b\"],"
+                "\"networks\":[\"10.0.0.0/8\"],\"asns\":[64512,64500],"
+                "\"domains\":[\"xn--bcher-kva.example\",\"gov.example.bt\"],"
+                "\"contacts\":[{\"name\":\"Abuse\",\"email\":\"abuse@gov.example.bt\"}]}");
+    assert_int_equal(T(o, "created_at"), T0);
+    assert_int_equal(T(o, "updated_at"), T0 + 60);
+    assert_int_equal(json_array_size(json_object_get(o, "networks")), 1);
+    assert_int_equal(json_array_size(json_object_get(o, "asns")), 2);
+    assert_int_equal(json_array_size(json_object_get(o, "contacts")), 1);
+    assert_string_equal(S(json_array_get(json_object_get(o, "contacts"), 0), "name"), "Abuse");
+    json_decref(o);
+    assert_int_equal(child_rows(f, "gov-cirt"), 1 + 2 + 2 + 1);
+    assert_int_equal(regver(f), v0 + 2);
+    assert_int_equal(audit_count(f), audits + 2);
+    a = last_audit(f);
+    assert_string_equal(S(a, "action"), "constituent.update");
+    json_t *changed = json_object_get(json_object_get(a, "detail"), "changed");
+    assert_int_equal(json_array_size(changed), 3);
+    assert_true(array_has(changed, "cii_tier") && array_has(changed, "networks") && array_has(changed, "contacts"));
+    json_decref(a);
+
+    /* modes */
+    assert_dz_fails(cput(f, STORE_PUT_CREATE, GOV_CIRT, &o, &created, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "constituent 'gov-cirt' exists already");
+    assert_dz_fails(cput(f, STORE_PUT_REPLACE, "{\"short_name\":\"nope\",\"name\":\"N\"}", &o, &created, &e),
+                    DZ_ENOTFOUND, e);
+    assert_dz_fails(store_constituent_get(f->s, 0, "nope", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_ok(cput(f, STORE_PUT_UPSERT, "{\"short_name\":\"isp-one\",\"name\":\"ISP One\",\"kind\":\"isp\"}", &o,
+                      &created, &e), e);
+    assert_true(created);
+    json_decref(o);
+    assert_dz_ok(cput(f, STORE_PUT_UPSERT, "{\"short_name\":\"isp-one\",\"name\":\"ISP One Ltd\",\"kind\":\"isp\"}",
+                      NULL, &created, &e), e);
+    assert_false(created);
+    o = cget(f, 0, "isp-one");
+    assert_string_equal(S(o, "name"), "ISP One Ltd");
+    json_decref(o);
+    assert_int_equal(regver(f), v0 + 4);
+
+    /* what the store refuses even without the decoder */
+    constituent_record bad = crec("{\"short_name\":\"bad\",\"name\":\"B\",\"tags\":[\"ok\"]}");
+    char *saved = bad.tags[0];
+    bad.tags[0] = (char *)"Not%OK";
+    assert_dz_fails(store_constituent_put(f->s, &f->admin, &bad, STORE_PUT_UPSERT, NULL, NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "tags[0]");
+    bad.tags[0] = saved;
+    bad.cii_tier = 2; /* without cii */
+    assert_dz_fails(store_constituent_put(f->s, &f->admin, &bad, STORE_PUT_UPSERT, NULL, NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "cii_tier");
+    constituent_record_free(&bad);
+    assert_int_equal(regver(f), v0 + 4);
+    audit_ok(f);
+}
+
+static void test_registry_parents(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *o;
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"top\",\"name\":\"Top\"}"));
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"fin-cirt\",\"name\":\"Finance CIRT\","
+                                             "\"kind\":\"partner-cert\",\"parent\":\"top\"}"));
+    o = cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"bank-a\",\"name\":\"Bank A\",\"parent\":\"fin-cirt\"}");
+    assert_string_equal(S(o, "parent"), "fin-cirt");
+    json_decref(o);
+    int64_t v = regver(f);
+    size_t audits = audit_count(f);
+
+    assert_dz_fails(cput(f, STORE_PUT_CREATE, "{\"short_name\":\"bank-b\",\"name\":\"B\",\"parent\":\"nowhere\"}",
+                         &o, NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "no constituent 'nowhere'");
+    assert_dz_fails(store_constituent_get(f->s, 0, "bank-b", &o, &e), DZ_ENOTFOUND, e);
+    /* its own parent: the decoder may refuse it first; the store does in any case */
+    constituent_record self = crec("{\"short_name\":\"top\",\"name\":\"Top\"}");
+    self.parent = strdup("top");
+    assert_dz_fails(store_constituent_put(f->s, &f->admin, &self, STORE_PUT_REPLACE, NULL, NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "own parent");
+    constituent_record_free(&self);
+    /* cycles, direct and further down */
+    assert_dz_fails(cput(f, STORE_PUT_REPLACE, "{\"short_name\":\"fin-cirt\",\"name\":\"F\",\"parent\":\"bank-a\"}",
+                         &o, NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "cannot be its parent");
+    assert_dz_fails(cput(f, STORE_PUT_REPLACE, "{\"short_name\":\"top\",\"name\":\"Top\",\"parent\":\"bank-a\"}", &o,
+                         NULL, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "'bank-a' is a member of 'top'");
+    assert_int_equal(regver(f), v);
+    assert_int_equal(audit_count(f), audits);
+    o = cget(f, 0, "top");
+    assert_true(json_is_null(json_object_get(o, "parent")));
+    json_decref(o);
+
+    /* moving a member elsewhere is fine; so is a parent that became free of the cycle */
+    json_decref(cput_ok(f, STORE_PUT_REPLACE, "{\"short_name\":\"bank-a\",\"name\":\"Bank A\",\"parent\":\"top\"}"));
+    json_decref(cput_ok(f, STORE_PUT_REPLACE, "{\"short_name\":\"fin-cirt\",\"name\":\"F\",\"parent\":\"bank-a\"}"));
+    assert_int_equal(regver(f), v + 2);
+
+    /* the parent filter and a parent's deletion */
+    constituent_filter flt = {.cii = -1, .parent = "top"};
+    assert_dz_ok(store_constituent_list(f->s, 0, &flt, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 1);
+    assert_string_equal(S(json_array_get(json_object_get(o, "items"), 0), "short_name"), "bank-a");
+    json_decref(o);
+    assert_dz_fails(store_constituent_delete(f->s, &f->admin, "top", &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "1 member organisation (bank-a)");
+    assert_dz_ok(store_constituent_delete(f->s, &f->admin, "fin-cirt", &e), e);
+    assert_dz_ok(store_constituent_delete(f->s, &f->admin, "bank-a", &e), e);
+    assert_dz_ok(store_constituent_delete(f->s, &f->admin, "top", &e), e);
+    audit_ok(f);
+}
+
+static void import_bodies(fx *f, const char *const *bodies, size_t n, store_import_result *res, dz_code want,
+                          dz_err *e)
+{
+    constituent_record *recs = calloc(n, sizeof *recs);
+    assert_non_null(recs);
+    for (size_t i = 0; i < n; i++)
+        recs[i] = crec(bodies[i]);
+    dz_code rc = store_constituent_import(f->s, &f->admin, recs, n, res, e);
+    for (size_t i = 0; i < n; i++)
+        constituent_record_free(&recs[i]);
+    free(recs);
+    if (rc != want)
+        fail_msg("import: %s (%s), expected %s", dz_code_name(rc), rc ? e->msg : "", dz_code_name(want));
+}
+
+static void test_registry_import(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    store_import_result res;
+    int64_t v = regver(f);
+    size_t audits = audit_count(f);
+    /* a member before its parent, in the same batch; and an organisation already there */
+    const char *batch[] = {
+        "{\"short_name\":\"bank-b\",\"name\":\"Bank B\",\"parent\":\"cirt-fin\",\"networks\":[\"203.0.113.0/24\"]}",
+        "{\"short_name\":\"cirt-fin\",\"name\":\"Finance CIRT\",\"tags\":[\"sectoral\"]}",
+        "{\"short_name\":\"druk-bank\",\"name\":\"Druk Bank\",\"kind\":\"private\",\"sector\":\"banking-finance\","
+        "\"domains\":[\"drukbank.example.bt\"],\"contacts\":[{\"name\":\"SOC\",\"email\":\"soc@drukbank.example.bt\"}]}",
+    };
+    import_bodies(f, batch, 3, &res, DZ_OK, &e);
+    assert_int_equal(res.created, 2);
+    assert_int_equal(res.updated, 1);
+    assert_int_equal(res.unchanged, 0);
+    assert_int_equal(regver(f), v + 1); /* once per import */
+    assert_int_equal(audit_count(f), audits + 3);
+    json_t *o = cget(f, 0, "bank-b");
+    assert_string_equal(S(o, "parent"), "cirt-fin");
+    json_decref(o);
+    o = cget(f, 0, "druk-bank");
+    assert_string_equal(S(o, "sector"), "banking-finance");
+    assert_int_equal(T(o, "created_at"), T0);
+    json_decref(o);
+
+    /* again: nothing to do, nothing written */
+    store_set_clock(f->s, T0 + 100);
+    import_bodies(f, batch, 3, &res, DZ_OK, &e);
+    assert_int_equal(res.created + res.updated, 0);
+    assert_int_equal(res.unchanged, 3);
+    assert_int_equal(regver(f), v + 1);
+    assert_int_equal(audit_count(f), audits + 3);
+
+    /* one changed among unchanged ones */
+    const char *one_changed[] = {batch[0], batch[1],
+                                 "{\"short_name\":\"druk-bank\",\"name\":\"Druk Bank\",\"kind\":\"private\","
+                                 "\"sector\":\"banking-finance\",\"domains\":[\"drukbank.example.bt\"]}"};
+    import_bodies(f, one_changed, 3, &res, DZ_OK, &e);
+    assert_int_equal(res.updated, 1);
+    assert_int_equal(res.unchanged, 2);
+    assert_int_equal(regver(f), v + 2);
+    assert_int_equal(audit_count(f), audits + 4);
+    json_t *a = last_audit(f);
+    assert_string_equal(S(a, "action"), "constituent.update");
+    assert_string_equal(S(a, "object"), "druk-bank");
+    json_decref(a);
+    o = cget(f, 0, "druk-bank");
+    assert_int_equal(T(o, "updated_at"), T0 + 100);
+    json_decref(o);
+
+    /* all or nothing: one bad record and nothing of the batch is written (through the group-commit writer,
+       where the import is one savepoint of a batch) */
+    assert_dz_ok(store_start_writer(f->s, &e), e);
+    const char *bad_parent[] = {"{\"short_name\":\"new-one\",\"name\":\"New\"}",
+                                "{\"short_name\":\"cirt-fin\",\"name\":\"Finance CIRT (renamed)\"}",
+                                "{\"short_name\":\"new-two\",\"name\":\"Two\",\"parent\":\"nowhere\"}"};
+    import_bodies(f, bad_parent, 3, &res, DZ_EINVAL, &e);
+    assert_contains(e.msg, "no constituent 'nowhere'");
+    const char *cycle[] = {"{\"short_name\":\"cyc-a\",\"name\":\"A\",\"parent\":\"cyc-b\"}",
+                           "{\"short_name\":\"cyc-b\",\"name\":\"B\",\"parent\":\"cyc-a\"}"};
+    import_bodies(f, cycle, 2, &res, DZ_EINVAL, &e);
+    assert_contains(e.msg, "cannot be its parent");
+    /* a cycle through a stored record that the batch does not change */
+    const char *cycle2[] = {"{\"short_name\":\"cirt-fin\",\"name\":\"Finance CIRT\",\"tags\":[\"sectoral\"],"
+                            "\"parent\":\"bank-b\"}"};
+    import_bodies(f, cycle2, 1, &res, DZ_EINVAL, &e);
+    const char *twice[] = {"{\"short_name\":\"dup-x\",\"name\":\"A\"}", "{\"short_name\":\"dup-x\",\"name\":\"B\"}"};
+    import_bodies(f, twice, 2, &res, DZ_EINVAL, &e);
+    assert_contains(e.msg, "more than once");
+    constituent_record bad[2] = {crec("{\"short_name\":\"fine\",\"name\":\"F\"}"),
+                                 crec("{\"short_name\":\"fine2\",\"name\":\"F\"}")};
+    free(bad[1].name);
+    bad[1].name = strdup("");
+    assert_dz_fails(store_constituent_import(f->s, &f->admin, bad, 2, &res, &e), DZ_EINVAL, e);
+    assert_contains(e.msg, "record 2");
+    constituent_record_free(&bad[0]);
+    constituent_record_free(&bad[1]);
+    store_stop_writer(f->s);
+    assert_dz_fails(store_constituent_get(f->s, 0, "new-one", &o, &e), DZ_ENOTFOUND, e);
+    o = cget(f, 0, "cirt-fin");
+    assert_string_equal(S(o, "name"), "Finance CIRT");
+    assert_true(json_is_null(json_object_get(o, "parent")));
+    json_decref(o);
+    assert_int_equal(regver(f), v + 2);
+    assert_int_equal(audit_count(f), audits + 4);
+
+    /* a big import (the store reads the whole registry once), then the same again, then one change */
+    enum { BIG = 60 };
+    char *bodies[BIG];
+    for (int i = 0; i < BIG; i++)
+        if (asprintf(&bodies[i], "{\"short_name\":\"org-%02d\",\"name\":\"Org %d\",\"parent\":%s,"
+                                 "\"networks\":[\"10.%d.0.0/16\",\"2001:db8:%x::/48\"],\"asns\":[%d],"
+                                 "\"contacts\":[{\"name\":\"C%d\",\"email\":\"c%d@example.bt\"}]}",
+                     i, i, i ? "\"org-00\"" : "null", i, i, 65000 + i, i, i) < 0)
+            fail_msg("out of memory");
+    import_bodies(f, (const char *const *)bodies, BIG, &res, DZ_OK, &e);
+    assert_int_equal(res.created, BIG);
+    assert_int_equal(regver(f), v + 3);
+    import_bodies(f, (const char *const *)bodies, BIG, &res, DZ_OK, &e);
+    assert_int_equal(res.unchanged, BIG);
+    free(bodies[7]);
+    bodies[7] = strdup("{\"short_name\":\"org-07\",\"name\":\"Org 7\",\"parent\":\"org-00\","
+                       "\"networks\":[\"10.7.0.0/16\"],\"asns\":[65007]}");
+    import_bodies(f, (const char *const *)bodies, BIG, &res, DZ_OK, &e);
+    assert_int_equal(res.updated, 1);
+    assert_int_equal(res.unchanged, BIG - 1);
+    assert_int_equal(regver(f), v + 4);
+    assert_int_equal(child_rows(f, "org-07"), 2);
+    assert_int_equal(child_rows(f, "org-08"), 4);
+    for (int i = 0; i < BIG; i++)
+        free(bodies[i]);
+    assert_int_equal(audit_count(f), audits + 4 + BIG + 1);
+    audit_ok(f);
+}
+
+static void test_registry_isolation(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *o;
+    /* a constituent user (only_org = its organisation) sees its own record only */
+    o = cget(f, f->druk, "druk-bank");
+    assert_string_equal(S(o, "short_name"), "druk-bank");
+    json_decref(o);
+    assert_dz_fails(store_constituent_get(f->s, f->druk, "bhutan-telecom", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_constituent_get(f->s, -1, "druk-bank", &o, &e), DZ_ENOTFOUND, e); /* policy: nothing */
+    assert_dz_ok(store_constituent_get_by_id(f->s, 0, f->telecom, &o, &e), e);
+    assert_string_equal(S(o, "short_name"), "bhutan-telecom");
+    json_decref(o);
+    assert_dz_ok(store_constituent_get_by_id(f->s, f->telecom, f->telecom, &o, &e), e);
+    json_decref(o);
+    assert_dz_fails(store_constituent_get_by_id(f->s, f->druk, f->telecom, &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_constituent_get_by_id(f->s, 0, 999999, &o, &e), DZ_ENOTFOUND, e);
+    constituent_filter flt = {.cii = -1, .limit = 0};
+    assert_dz_ok(store_constituent_list(f->s, f->telecom, &flt, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 1);
+    assert_string_equal(S(json_array_get(json_object_get(o, "items"), 0), "short_name"), "bhutan-telecom");
+    json_decref(o);
+    flt.text = "druk"; /* filters cannot reach past it */
+    assert_dz_ok(store_constituent_list(f->s, f->telecom, &flt, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 0);
+    json_decref(o);
+}
+
+/* Every page of a list, its items' short names joined by spaces; checks each item against get. */
+static char *all_pages(fx *f, constituent_filter flt, int *pages)
+{
+    char *names = strdup("");
+    *pages = 0;
+    for (;;) {
+        json_t *o;
+        dz_err e = {0};
+        assert_dz_ok(store_constituent_list(f->s, 0, &flt, &o, &e), e);
+        json_t *items = json_object_get(o, "items");
+        size_t i;
+        json_t *it;
+        if (flt.limit)
+            assert_true(json_array_size(items) <= (size_t)flt.limit);
+        json_array_foreach(items, i, it) {
+            json_t *g = cget(f, 0, S(it, "short_name")); /* the page's child rows went to the right records */
+            assert_json_same(it, g);
+            json_decref(g);
+            char *n = NULL;
+            if (asprintf(&n, "%s%s%s", names, *names ? " " : "", S(it, "short_name")) < 0)
+                fail_msg("out of memory");
+            free(names);
+            names = n;
+        }
+        (*pages)++;
+        const char *next = S(o, "next_cursor");
+        if (!next) {
+            json_decref(o);
+            return names;
+        }
+        assert_true(json_array_size(items) > 0);
+        static char cursor[200];
+        snprintf(cursor, sizeof cursor, "%s", next);
+        flt.cursor = cursor;
+        json_decref(o);
+    }
+}
+
+static void test_registry_list(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    /* names whose bytewise order differs from a locale's */
+    static const struct {
+        const char *name, *kind, *sector, *tags;
+        bool cii;
+        const char *parent, *title;
+    } orgs[] = {
+        {"Zeta-org", "private", "energy", "[\"grid\"]", true, NULL, "Zeta Power"},
+        {"a-b", "isp", "ict-telecom", "[\"a_b\"]", false, NULL, "Hyphen Net"},
+        {"a.c", "isp", "ict-telecom", "[\"axb\"]", false, NULL, "Dot Net"},
+        {"ab", "government", "government", "[]", true, "a-b", "Ministry of Things"},
+        {"alpha", "academia", NULL, "[\"uni\",\"grid\"]", false, "a-b", "Alpha University"},
+        {"b9", "ngo", NULL, "[]", false, NULL, "Nine"},
+        {"b10", "ngo", NULL, "[]", false, NULL, "Ten"},
+        {"c@x", "other", "health", "[\"grid\"]", true, "ab", "Hospital"},
+    };
+    for (size_t i = 0; i < sizeof orgs / sizeof *orgs; i++) {
+        char body[700];
+        snprintf(body, sizeof body,
+                 "{\"short_name\":\"%s\",\"name\":\"%s\",\"kind\":\"%s\",\"sector\":%s%s%s,\"tags\":%s,\"cii\":%s,"
+                 "\"cii_tier\":%s,\"parent\":%s%s%s,\"networks\":[\"10.%zu.0.0/16\",\"10.%zu.1.0/24\"],"
+                 "\"domains\":[\"d%zu.example.bt\"],\"contacts\":[{\"name\":\"N%zu\",\"email\":\"n%zu@example.bt\"},"
+                 "{\"name\":\"M%zu\",\"email\":\"m%zu@example.bt\",\"role\":\"management\"}]}",
+                 orgs[i].name, orgs[i].title, orgs[i].kind, orgs[i].sector ? "\"" : "",
+                 orgs[i].sector ? orgs[i].sector : "null", orgs[i].sector ? "\"" : "", orgs[i].tags,
+                 orgs[i].cii ? "true" : "false", orgs[i].cii ? "2" : "null", orgs[i].parent ? "\"" : "",
+                 orgs[i].parent ? orgs[i].parent : "null", orgs[i].parent ? "\"" : "", i, i, i, i, i, i, i);
+        json_decref(cput_ok(f, STORE_PUT_CREATE, body));
+    }
+    /* bytewise by short_name on both backends; the fixture's three among them */
+    const char *everyone = "Zeta-org a-b a.c ab alpha b10 b9 bhutan-telecom c@x druk-bank partner-cert";
+    constituent_filter all = {.cii = -1};
+    int pages;
+    char *got = all_pages(f, all, &pages);
+    assert_string_equal(got, everyone);
+    assert_int_equal(pages, 1);
+    free(got);
+    json_t *o;
+    assert_dz_ok(store_constituent_list(f->s, 0, NULL, &o, &e), e); /* NULL: everything */
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 11);
+    json_decref(o);
+    for (int limit = 1; limit <= 12; limit += 3) {
+        constituent_filter paged = {.cii = -1, .limit = limit};
+        got = all_pages(f, paged, &pages);
+        assert_string_equal(got, everyone);
+        assert_int_equal(pages, (11 + limit - 1) / limit); /* a full last page says so: no empty page after it */
+        free(got);
+    }
+
+    static const struct {
+        constituent_filter flt;
+        const char *want;
+    } cases[] = {
+        {{.cii = -1, .kind = "isp"}, "a-b a.c"},
+        {{.cii = -1, .sector = "ict-telecom"}, "a-b a.c"},
+        {{.cii = -1, .tag = "grid"}, "Zeta-org alpha c@x"},
+        {{.cii = -1, .tag = "a_b"}, "a-b"}, /* '_' is no wildcard here */
+        {{.cii = -1, .tag = "gri"}, ""},    /* whole tags only */
+        {{.cii = -1, .parent = "a-b"}, "ab alpha"},
+        {{.cii = -1, .parent = "nobody"}, ""},
+        {{.cii = 1}, "Zeta-org ab c@x"},
+        {{.cii = 0}, "a-b a.c alpha b10 b9 bhutan-telecom druk-bank partner-cert"},
+        {{.cii = -1, .text = "NET"}, "a-b a.c"},          /* in names, any case */
+        {{.cii = -1, .text = "b1"}, "b10"},               /* in short names */
+        {{.cii = -1, .text = "%"}, ""},                   /* LIKE's wildcards are text */
+        {{.cii = 1, .tag = "grid", .kind = "private"}, "Zeta-org"},
+        {{.cii = -1, .tag = "grid", .limit = 1}, "Zeta-org alpha c@x"},
+        {{.cii = 0, .sector = "ict-telecom", .limit = 1}, "a-b a.c"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        got = all_pages(f, cases[i].flt, &pages);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", i, got, cases[i].want);
+        free(got);
+    }
+
+    /* bad parameters */
+    constituent_filter bad = {.cii = -1, .limit = 1001};
+    assert_dz_fails(store_constituent_list(f->s, 0, &bad, &o, &e), DZ_EINVAL, e);
+    bad.limit = -1;
+    assert_dz_fails(store_constituent_list(f->s, 0, &bad, &o, &e), DZ_EINVAL, e);
+    bad.limit = 10;
+    bad.cii = 2;
+    assert_dz_fails(store_constituent_list(f->s, 0, &bad, &o, &e), DZ_EINVAL, e);
+    bad.cii = -1;
+    bad.tag = "Grid%";
+    assert_dz_fails(store_constituent_list(f->s, 0, &bad, &o, &e), DZ_EINVAL, e);
+    bad.tag = NULL;
+    static const char *const cursors[] = {"zz", "6", "20", "616263e9"};
+    for (size_t i = 0; i < sizeof cursors / sizeof *cursors; i++) {
+        bad.cursor = cursors[i];
+        assert_dz_fails(store_constituent_list(f->s, 0, &bad, &o, &e), DZ_EINVAL, e);
+        assert_contains(e.msg, "cursor");
+    }
+}
+
+static void test_registry_delete(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    json_t *o;
+    /* what refers to an organisation keeps it */
+    assert_dz_fails(store_constituent_delete(f->s, &f->admin, "druk-bank", &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "1 user");
+    free(mk_id(f, &f->admin, "{\"title\":\"x\",\"constituents\":[\"bhutan-telecom\"]}"));
+    free(mk_id(f, &f->admin, "{\"title\":\"y\",\"constituents\":[\"bhutan-telecom\"]}"));
+    assert_dz_fails(store_constituent_delete(f->s, &f->admin, "bhutan-telecom", &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "1 user, 2 incidents");
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"reported\",\"name\":\"R\"}"));
+    bool created;
+    json_decref(report(f, &f->admin, "{\"source\":\"web\",\"source_ref\":\"r1\",\"constituent\":\"reported\"}",
+                       &created, DZ_OK));
+    assert_dz_fails(store_constituent_delete(f->s, &f->admin, "reported", &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "1 report");
+    assert_dz_fails(store_constituent_delete(f->s, &f->admin, "nope", &e), DZ_ENOTFOUND, e);
+
+    /* a free one goes, with everything it owned */
+    json_decref(cput_ok(f, STORE_PUT_CREATE, GOV_CIRT));
+    int64_t v = regver(f);
+    size_t audits = audit_count(f);
+    assert_true(child_rows(f, "gov-cirt") > 0);
+    int64_t id;
+    assert_dz_ok(store_constituent_id(f->s, "gov-cirt", &id, &e), e);
+    assert_dz_ok(store_constituent_delete(f->s, &f->admin, "gov-cirt", &e), e);
+    assert_dz_fails(store_constituent_get(f->s, 0, "gov-cirt", &o, &e), DZ_ENOTFOUND, e);
+    assert_dz_fails(store_constituent_id(f->s, "gov-cirt", &id, &e), DZ_ENOTFOUND, e);
+    assert_int_equal(query_num(f, "SELECT (SELECT COUNT(*) FROM constituent_networks WHERE constituent_id = %lld) + "
+                                  "(SELECT COUNT(*) FROM constituent_contacts WHERE constituent_id = %lld)",
+                               (long long)id, (long long)id),
+                     0);
+    assert_int_equal(regver(f), v + 1);
+    assert_int_equal(audit_count(f), audits + 1);
+    json_t *a = last_audit(f);
+    assert_string_equal(S(a, "action"), "constituent.delete");
+    assert_string_equal(S(json_object_get(a, "detail"), "name"), "Government CIRT");
+    json_decref(a);
+    /* and can be made again */
+    json_decref(cput_ok(f, STORE_PUT_CREATE, GOV_CIRT));
+    audit_ok(f);
+}
+
+static int64_t ip_owner(const registry_index *ix, const char *addr, size_t *n_orgs, const registry_claim **claim)
+{
+    net_prefix p;
+    dz_err e = {0};
+    assert_dz_ok(ip_address_parse(addr, &p, &e), e);
+    const registry_claim *c = registry_lookup_ip(ix, &p);
+    if (claim)
+        *claim = c;
+    if (n_orgs)
+        *n_orgs = c ? c->n_orgs : 0;
+    return c ? c->org_ids[0] : 0;
+}
+
+static void test_registry_index(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    registry_index *ix;
+    assert_dz_ok(store_registry_load(f->s, &ix, &e), e);
+    assert_int_equal(registry_index_version(ix), regver(f));
+    assert_int_equal(ip_owner(ix, "10.1.2.3", NULL, NULL), 0);
+    assert_string_equal(registry_org_name(ix, f->druk), "druk-bank");
+    registry_index_free(ix);
+
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"big-isp\",\"name\":\"Big ISP\",\"kind\":\"isp\","
+                                             "\"networks\":[\"10.0.0.0/8\",\"2001:db8::/32\"],\"asns\":[64512],"
+                                             "\"domains\":[\"isp.example.bt\"]}"));
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"customer\",\"name\":\"Customer\","
+                                             "\"networks\":[\"10.1.0.0/16\"],\"domains\":[\"shop.isp.example.bt\"]}"));
+    int64_t isp, cust;
+    assert_dz_ok(store_constituent_id(f->s, "big-isp", &isp, &e), e);
+    assert_dz_ok(store_constituent_id(f->s, "customer", &cust, &e), e);
+    assert_dz_ok(store_registry_load(f->s, &ix, &e), e);
+    assert_int_equal(registry_index_version(ix), regver(f));
+    const registry_claim *c;
+    assert_int_equal(ip_owner(ix, "10.1.2.3", NULL, &c), cust);
+    assert_non_null(c->covering);
+    assert_int_equal(c->covering->org_ids[0], isp);
+    assert_int_equal(ip_owner(ix, "10.2.0.1", NULL, NULL), isp);
+    assert_int_equal(ip_owner(ix, "2001:db8::1", NULL, NULL), isp);
+    assert_int_equal(ip_owner(ix, "192.0.2.1", NULL, NULL), 0);
+    assert_int_equal(registry_owner_v4(ix, 0x0a010203), cust);
+    c = registry_lookup_asn(ix, 64512);
+    assert_non_null(c);
+    assert_int_equal(c->org_ids[0], isp);
+    assert_null(registry_lookup_asn(ix, 64513));
+    c = registry_lookup_domain(ix, "www.shop.isp.example.bt");
+    assert_non_null(c);
+    assert_int_equal(c->org_ids[0], cust);
+    c = registry_lookup_domain(ix, "mail.isp.example.bt");
+    assert_non_null(c);
+    assert_int_equal(c->org_ids[0], isp);
+    registry_counts counts;
+    registry_index_counts(ix, &counts);
+    assert_int_equal(counts.orgs, 5);
+    assert_int_equal(counts.networks, 3);
+    assert_int_equal(counts.asns, 1);
+    assert_int_equal(counts.domains, 2);
+    registry_index_free(ix);
+
+    /* a change: the customer's network moves to the ISP's record too (a shared claim), then goes */
+    int64_t v = regver(f);
+    json_decref(cput_ok(f, STORE_PUT_REPLACE, "{\"short_name\":\"big-isp\",\"name\":\"Big ISP\",\"kind\":\"isp\","
+                                              "\"networks\":[\"10.0.0.0/8\",\"10.1.0.0/16\",\"2001:db8::/32\"],"
+                                              "\"asns\":[64512],\"domains\":[\"isp.example.bt\"]}"));
+    assert_int_equal(regver(f), v + 1);
+    assert_dz_ok(store_registry_load(f->s, &ix, &e), e);
+    assert_int_equal(registry_index_version(ix), v + 1);
+    size_t n_orgs;
+    assert_int_equal(ip_owner(ix, "10.1.2.3", &n_orgs, NULL), isp < cust ? isp : cust);
+    assert_int_equal(n_orgs, 2);
+    registry_index_free(ix);
+    assert_dz_ok(store_constituent_delete(f->s, &f->admin, "customer", &e), e);
+    assert_dz_ok(store_registry_load(f->s, &ix, &e), e);
+    assert_int_equal(registry_index_version(ix), v + 2);
+    assert_int_equal(ip_owner(ix, "10.1.2.3", &n_orgs, NULL), isp);
+    assert_int_equal(n_orgs, 1);
+    assert_null(registry_org_name(ix, cust));
+    c = registry_lookup_domain(ix, "www.shop.isp.example.bt");
+    assert_int_equal(c->org_ids[0], isp);
+    registry_index_free(ix);
+
+    /* the store's own index, once loaded, follows the store's writes */
+    assert_dz_ok(store_registry_refresh(f->s, true, &e), e);
+    registry_ticket t;
+    const registry_index *cur = store_registry_enter(f->s, &t);
+    assert_int_equal(registry_index_version(cur), v + 2);
+    store_registry_leave(f->s, t);
+    json_decref(cput_ok(f, STORE_PUT_CREATE, "{\"short_name\":\"late\",\"name\":\"Late\","
+                                             "\"networks\":[\"192.0.2.0/24\"]}"));
+    cur = store_registry_enter(f->s, &t);
+    assert_int_equal(registry_index_version(cur), v + 3);
+    assert_true(ip_owner(cur, "192.0.2.1", NULL, NULL) > 0);
+    store_registry_leave(f->s, t);
+}
+
 /* ---- the audit chain ---- */
 
 /*
@@ -1946,6 +2720,13 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TEST(test_open_and_migrate),
         TEST(test_constituents_and_users),
+        TEST(test_registry_put),
+        TEST(test_registry_parents),
+        TEST(test_registry_import),
+        TEST(test_registry_isolation),
+        TEST(test_registry_list),
+        TEST(test_registry_delete),
+        TEST(test_registry_index),
         TEST(test_incident_create),
         TEST(test_lifecycle_timeline_metrics),
         TEST(test_field_changes),
