@@ -27,18 +27,27 @@ typedef struct net_prefix {
 
 #define NET_PREFIX_TEXT_MAX 48 /* "ffff:...:ffff/128" and the NUL */
 
-/* "192.0.2.0/24", "2001:db8::/32"; a bare address is a /32 or /128. Host bits set: DZ_EINVAL. */
+/*
+ * "192.0.2.0/24", "2001:db8::/32"; a bare address is a /32 or /128. Host bits
+ * set: DZ_EINVAL ("192.0.2.1/24 has host bits set (network 192.0.2.0/24)").
+ * Strict: no whitespace, no leading zeros in IPv4 parts or the length, no
+ * zone. An IPv4-mapped prefix (::ffff:a.b.c.d/96+n) becomes the IPv4 a.b.c.d/n
+ * so that each network has one form.
+ */
 dz_code net_prefix_parse(const char *text, net_prefix *out, dz_err *e);
-/* A single address ("192.0.2.7", "2001:db8::1"), as a /32 or /128. */
+/* A single address ("192.0.2.7", "2001:db8::1"), as a /32 or /128; IPv4-mapped becomes IPv4. */
 dz_code ip_address_parse(const char *text, net_prefix *out, dz_err *e);
-/* Canonical text: "192.0.2.0/24", "2001:db8::/32" (RFC 5952). */
+/* Canonical text, always with the length: "192.0.2.0/24", "2001:db8::/32" (RFC 5952). */
 void net_prefix_format(const net_prefix *p, char out[NET_PREFIX_TEXT_MAX]);
 /* IPv4 address of a family-4 prefix in host byte order. */
 uint32_t net_prefix_v4(const net_prefix *p);
 /* a contains b (same family, a.len <= b.len, b's address inside a). */
 bool net_prefix_contains(const net_prefix *a, const net_prefix *b);
 
-/* "64512", "AS64512", "as64512", asdot "1.10" (= 65546). 0 and > 4294967295 refused. */
+/*
+ * "64512", "AS64512", "as64512", asdot "1.10" (= 65546; each half 0..65535).
+ * 0 (reserved), > 4294967295, signs, spaces and leading zeros refused.
+ */
 dz_code asn_parse(const char *text, uint32_t *out, dz_err *e);
 
 #define DOMAIN_TEXT_MAX 254
@@ -46,7 +55,10 @@ dz_code asn_parse(const char *text, uint32_t *out, dz_err *e);
  * Any domain name (U-label or A-label, any case, one optional trailing dot)
  * to its lowercase A-label form without the dot: "Bücher.Example." becomes
  * "xn--bcher-kva.example". Labels 1..63 of [a-z0-9-], not starting or
- * ending with '-', at least two labels, at most 253 characters.
+ * ending with '-', at least two labels, at most 253 characters; '_' is
+ * refused (host names only), and so is a numeric last label (an address).
+ * IDNA2008 nontransitional first, UTS #46 transitional when that disallows a
+ * character (as curl does); A-labels are checked by libidn2 too.
  */
 dz_code domain_normalize(const char *text, char out[DOMAIN_TEXT_MAX], dz_err *e);
 
@@ -139,8 +151,16 @@ typedef struct constituent_record {
 /*
  * The record from its JSON object (the API body, an element of a JSON
  * export). Strict: unknown fields are refused; fields the server computes
- * (created_at, updated_at, id) are ignored so a GET can be sent back as a
- * PUT. sectors NULL: the default list. On failure out is left empty.
+ * (created_at, updated_at, id; also in contacts) are ignored so a GET can be
+ * sent back as a PUT. sectors NULL: the default list. On failure out is left
+ * empty and the message starts with the path of the value it is about
+ * ("networks[2]: ...", "contacts[0].email: ..."). Enumerations and sector
+ * names are accepted in any case; null or "" mean none for sector, parent,
+ * phone and pgp. Names may not hold control characters nor start or end with
+ * a space. Repeated tags, networks (after canonicalisation), AS numbers and
+ * domains (after normalisation) are refused. A contact's email keeps its
+ * local part and gets its domain normalised; language case is normalised
+ * ("pt-br" -> "pt-BR").
  */
 dz_code constituent_from_json(const json_t *o, const sector_list *sectors, constituent_record *out, dz_err *e);
 /* The record as JSON (without created_at/updated_at). NULL only when out of memory. */
@@ -151,8 +171,11 @@ void constituent_record_free(constituent_record *r);
  * CSV: one row per contact; the organisation's columns repeat on each of its
  * rows (an organisation without contacts has one row with empty contact
  * columns). Lists inside a cell (tags, networks, asns, domains) are separated
- * by spaces. The header names the columns, in any order; unknown columns are
- * refused. Columns (docs/constituents.md):
+ * by spaces (commas, tabs and line breaks are accepted too when reading). The
+ * header names the columns, in any order (case and surrounding spaces do not
+ * matter); unknown and repeated columns are refused, short_name and name are
+ * required, the others optional; every row has as many fields as the header.
+ * An empty cell is an absent value. Columns (docs/constituents.md):
  */
 #define CONSTITUENT_CSV_COLUMNS                                                                                  \
     "short_name,name,kind,sector,cii,cii_tier,parent,tags,networks,asns,domains,"                                \
@@ -162,7 +185,13 @@ void constituent_record_free(constituent_record *r);
 struct csv_reader;
 struct strbuf;
 
-/* Called once per problem found while reading CSV; reading goes on so that all are reported. */
+/*
+ * Called once per problem found while reading CSV; reading goes on so that all
+ * are reported. msg does not repeat the line; it starts with the column where
+ * one is known ("contact_email: ...", "networks[1]: ..."). Problems of an
+ * organisation's columns are given the line of its first row, a contact's
+ * problems the line of its row.
+ */
 typedef void (*constituent_csv_error_fn)(void *arg, uint64_t line, const char *msg);
 
 /*

@@ -1,10 +1,12 @@
 /*
  * csv: the streaming reader and the field writer.
  *
- * The reader keeps one input buffer of max_record + CSV_CHUNK bytes (plus a
- * sentinel and 16 bytes of zeroed padding) and a second buffer for the unquoted
- * field bytes of the current record (the input bytes stay untouched so that
- * csv_record.raw is the record as read). Parsing is a resumable state
+ * The reader keeps an input buffer of at most max_record + CSV_CHUNK bytes
+ * (plus a sentinel and 16 bytes of zeroed padding; it starts at 32 KiB and
+ * doubles while reads fill it, up to 256 KiB, or while a record needs more)
+ * and a second buffer for the unquoted field bytes of the current record
+ * (the input bytes stay untouched so that csv_record.raw is the record as
+ * read). Parsing is a resumable state
  * machine: when it reaches the end of the buffered data inside a record it
  * saves its state, the partial record is moved to the front of the buffer,
  * more bytes are read behind it, and parsing resumes where it stopped, so
@@ -30,6 +32,7 @@
 #endif
 
 #define CSV_CHUNK (256u * 1024u) /* bytes asked of the read callback at once (at most) */
+#define CSV_FIRST (32u * 1024u)  /* the input buffer's first size */
 #define CSV_PAD 16               /* bytes after the sentinel that a 16-byte load may touch */
 
 enum { ST_FIELD_START, ST_UNQUOTED, ST_QUOTED, ST_QUOTE_SEEN, ST_QUOTE_CR };
@@ -44,9 +47,11 @@ struct csv_reader {
 
     /* input: buf[pos..end) is unread, buf[end] == '\0' (the sentinel) */
     char *buf;
-    size_t cap; /* usable bytes; the allocation has cap + 1 + CSV_PAD */
+    size_t cap;     /* usable bytes; the allocation has cap + 1 + CSV_PAD */
+    size_t cap_max; /* max_record + 2 + CSV_CHUNK: a record and its line end, and a useful read */
     size_t pos, end;
     bool eof, started;
+    bool filled; /* the last read filled all the room it was offered */
     dz_code sticky; /* DZ_EIO or DZ_ENOMEM: nothing more can be read */
     uint64_t line;  /* physical line of buf[pos] */
 
@@ -121,8 +126,9 @@ csv_reader *csv_reader_new(csv_read_fn read, void *arg, const csv_options *opts)
     r->delim = o.delimiter;
     r->max_record = o.max_record;
     r->max_fields = o.max_fields;
-    /* a record (with its line end) always fits, and a read can always add a useful amount */
-    r->cap = o.max_record + 2 + CSV_CHUNK;
+    /* small at first (small inputs are common); grown when the input is plentiful or a record long */
+    r->cap_max = o.max_record + 2 + CSV_CHUNK;
+    r->cap = r->cap_max < CSV_FIRST ? r->cap_max : CSV_FIRST;
     r->buf = malloc(r->cap + 1 + CSV_PAD);
     if (!r->buf) {
         free(r);
@@ -159,9 +165,21 @@ static void refill(csv_reader *r)
             r->rec = 0;
     }
     size_t room = r->cap - r->end;
+    if (r->cap < r->cap_max && (room < r->cap / 4 || (r->filled && r->cap < CSV_CHUNK))) {
+        size_t cap = r->cap * 2 < r->cap_max ? r->cap * 2 : r->cap_max;
+        char *nb = realloc(r->buf, cap + 1 + CSV_PAD);
+        if (!nb) {
+            r->sticky = DZ_ENOMEM;
+            return;
+        }
+        r->buf = nb;
+        r->cap = cap;
+        room = cap - r->end;
+    }
     if (room > CSV_CHUNK)
         room = CSV_CHUNK;
     long got = r->read(r->arg, r->buf + r->end, room);
+    r->filled = got > 0 && (size_t)got == room;
     if (got < 0 || (size_t)got > room) {
         r->sticky = DZ_EIO;
         got = 0;

@@ -43,8 +43,9 @@ typedef struct csv_record {
 
 /*
  * opts NULL (or a zero member): defaults. NULL when out of memory, or when the
- * delimiter is a quote, CR or LF. The reader allocates max_record + 256 KiB
- * for its input and grows a second buffer up to the largest record's size.
+ * delimiter is a quote, CR or LF. Memory: an input buffer that starts at
+ * 32 KiB and grows to 256 KiB on plentiful input (more, up to max_record +
+ * 256 KiB, only for records that need it), and the largest record's fields.
  */
 csv_reader *csv_reader_new(csv_read_fn read, void *arg, const csv_options *opts);
 void csv_reader_free(csv_reader *r);

@@ -751,7 +751,7 @@ dz_code store_constituent_list(store *s, int64_t only_org, const constituent_fil
 
 /* ---- writing ---- */
 
-static dz_code id_by_name(db *d, const char *short_name, int64_t *id, dz_err *e)
+dz_code store_constituent_id_in(db *d, const char *short_name, int64_t *id, dz_err *e)
 {
     db_stmt *st;
     *id = 0;
@@ -768,7 +768,7 @@ static dz_code id_by_name(db *d, const char *short_name, int64_t *id, dz_err *e)
 dz_code store_constituent_id(store *s, const char *short_name, int64_t *id, dz_err *e)
 {
     db *d;
-    if (store_reader(s, &d, e) != DZ_OK || id_by_name(d, short_name, id, e) != DZ_OK)
+    if (store_reader(s, &d, e) != DZ_OK || store_constituent_id_in(d, short_name, id, e) != DZ_OK)
         return e->code;
     return *id ? DZ_OK : dz_fail(e, DZ_ENOTFOUND, "no constituent '%.64s'", short_name);
 }
@@ -785,7 +785,7 @@ static dz_code bump_version(db *d, dz_err *e)
 /* The parent's id; DZ_EINVAL when there is none of that name. */
 static dz_code parent_id_of(db *d, const constituent_record *r, int64_t *id, dz_err *e)
 {
-    if (id_by_name(d, r->parent, id, e) != DZ_OK)
+    if (store_constituent_id_in(d, r->parent, id, e) != DZ_OK)
         return e->code;
     return *id ? DZ_OK : dz_fail(e, DZ_EINVAL, "%s: field 'parent': no constituent '%.64s'", r->short_name, r->parent);
 }
@@ -1302,7 +1302,7 @@ static dz_code delete_tx(store *s, db *d, void *arg, dz_err *e)
     delete_ctx *c = arg;
     db_stmt *st;
     int64_t id;
-    if (id_by_name(d, c->short_name, &id, e) != DZ_OK)
+    if (store_constituent_id_in(d, c->short_name, &id, e) != DZ_OK)
         return e->code;
     if (!id)
         return dz_fail(e, DZ_ENOTFOUND, "no constituent '%.64s'", c->short_name);

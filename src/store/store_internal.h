@@ -29,5 +29,7 @@ json_t *json_time(int64_t t);
 
 /* Looks up a user id by name (enabled users only); 0 name NULL. */
 dz_code store_user_id_of(db *d, const char *username, int64_t *id, dz_err *e);
+/* An organisation's id by short name inside a transaction; *id is 0 when there is none. */
+dz_code store_constituent_id_in(db *d, const char *short_name, int64_t *id, dz_err *e);
 
 #endif

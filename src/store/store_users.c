@@ -4,22 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* An organisation's id by short name (users are bound to one). The registry itself: store_constituents.c. */
-static dz_code constituent_id_in(db *d, const char *short_name, int64_t *id, dz_err *e)
-{
-    db_stmt *st;
-    if (db_prepare(d, "SELECT id FROM constituents WHERE short_name = ?", &st, e) != DZ_OK)
-        return e->code;
-    db_bind_text(st, 1, short_name);
-    int r = db_step(st, e);
-    if (r == DB_ROW)
-        *id = db_col_int(st, 0);
-    db_reset(st);
-    if (r == DB_ERROR)
-        return e->code;
-    return r == DB_ROW ? DZ_OK : dz_fail(e, DZ_ENOTFOUND, "no constituent '%.64s'", short_name);
-}
-
 /* ---- users ---- */
 
 typedef struct {
@@ -33,8 +17,10 @@ static dz_code user_create_tx(store *s, db *d, void *arg, dz_err *e)
     user_create_ctx *c = arg;
     int64_t org_id = 0;
     db_stmt *st;
-    if (c->org && constituent_id_in(d, c->org, &org_id, e) != DZ_OK)
+    if (c->org && store_constituent_id_in(d, c->org, &org_id, e) != DZ_OK)
         return e->code;
+    if (c->org && !org_id)
+        return dz_fail(e, DZ_ENOTFOUND, "no constituent '%.64s'", c->org);
     if (db_prepare(d, "INSERT INTO users(username, role, constituent_id, password_hash, created_at) "
                       "VALUES (?, ?, ?, ?, ?)", &st, e) != DZ_OK)
         return e->code;

@@ -234,6 +234,40 @@ def _two_nodes(ctx, proc_b, port_a, port_b, log_b):
     eq(ctx.cli("audit", "verify", check_rc=False).returncode, 0, "audit verify at the end")
 
 
+@test("nodes: a registry change through one node reaches the other node's lookup within seconds",
+      timeout=60, backend="postgres")
+def t_registry_two_nodes(ctx):
+    log_b = os.path.join(ctx.tmp, "server-b.log")
+    proc_b, port_b = ctx.spawn_server(log_b)
+    sn = ctx.uniq("twonode")
+
+    def owners_on_b(ip):
+        doc = ctx.expect(200, "GET", "/api/v1/lookup?ip=" + ip, "admin", port=port_b).json
+        return [c["short_name"] for c in doc["constituents"]]
+
+    def wait_on_b(ip, want, what):
+        deadline = time.time() + 5
+        while owners_on_b(ip) != want and time.time() < deadline:
+            time.sleep(0.1)
+        eq(owners_on_b(ip), want, what)
+
+    try:
+        eq(owners_on_b("10.90.1.1"), [], "node B before")
+        ctx.expect(201, "POST", "/api/v1/constituents", "admin",
+                   body={"short_name": sn, "name": "Two nodes", "networks": ["10.90.0.0/16"]})
+        wait_on_b("10.90.1.1", [sn], "node B after node A created the network")
+        ctx.expect(200, "PATCH", "/api/v1/constituents/" + sn, "admin", port=port_b, body={"networks": []})
+        eq(owners_on_b("10.90.1.1"), [], "node B right after its own change")
+        deadline = time.time() + 5
+        while ctx.expect(200, "GET", "/api/v1/lookup?ip=10.90.1.1", "admin").json["constituents"] and \
+                time.time() < deadline:
+            time.sleep(0.1)
+        eq(ctx.expect(200, "GET", "/api/v1/lookup?ip=10.90.1.1", "admin").json["constituents"], [],
+           "node A after node B's change")
+    finally:
+        Ctx._kill(proc_b, graceful=True)
+
+
 @test("nodes: a node carries on when PostgreSQL drops its connections mid-load (restart, failover)",
       timeout=90, backend="postgres")
 def t_connections_dropped(ctx):

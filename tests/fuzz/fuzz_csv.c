@@ -92,6 +92,8 @@ static void read_all(csv_reader *r, const csv_options *o, strbuf *t, strbuf *fie
 /* Writes the records of a field list as CSV. */
 static void write_back(const strbuf *fields, char delim, strbuf *out)
 {
+    if (fields->len == 0)
+        return;
     const char *p = fields->buf, *end = fields->buf + fields->len;
     while (p < end) {
         size_t n;

@@ -243,6 +243,22 @@ static void test_max_record(void **state)
     free(t);
     free(in);
 
+    /* a long record through tiny reads: the buffer grows under it */
+    in = xmalloc(200000);
+    memset(in, 'z', 200000);
+    in[0] = '"';
+    for (size_t i = 1; i < 199990; i += 777)
+        in[i] = i % 2 ? '\n' : ',';
+    memcpy(in + 199990, "\",x\r\nend\n", 10);
+    char *whole = read_all_opts(in, 200000, NULL);
+    assert_int_equal(strncmp(whole, "L1 ", 3), 0);
+    assert_non_null(strstr(whole, "|x raw="));
+    char *parts = read_chunked(in, 200000, NULL, 7, 7);
+    assert_string_equal(whole, parts);
+    free(parts);
+    free(whole);
+    free(in);
+
     /* the default is 1 MiB */
     in = xmalloc(1024 * 1024 + 2);
     memset(in, 'y', 1024 * 1024 + 1);
