@@ -635,7 +635,7 @@ static dz_code json_str(const json_t *v, const char *path, const char **s, dz_er
 /* A one-line text: no control characters, no blanks at either end. */
 static dz_code text_field(const json_t *v, const char *path, size_t max, char **out, dz_err *e)
 {
-    const char *s;
+    const char *s = NULL;
     dz_code rc = json_str(v, path, &s, e);
     if (rc)
         return rc;
@@ -805,7 +805,7 @@ static dz_code parse_tags(const json_t *o, constituent_record *r, dz_err *e)
     for (size_t i = 0; i < n; i++) {
         char path[32];
         snprintf(path, sizeof path, "tags[%zu]", i);
-        const char *s;
+        const char *s = NULL;
         if ((rc = json_str(json_array_get(arr, i), path, &s, e)))
             return rc;
         if (!tag_valid(s))
@@ -814,7 +814,7 @@ static dz_code parse_tags(const json_t *o, constituent_record *r, dz_err *e)
             return oom(e);
         r->n_tags++;
     }
-    size_t a, b;
+    size_t a = 0, b = 0;
     bool nomem;
     if (find_duplicate(r->tags, r->n_tags, cmp_strings, &a, &b, &nomem))
         return dz_fail(e, DZ_EINVAL, "tags[%zu]: '%s' is listed twice (also tags[%zu])", b, r->tags[b], a);
@@ -833,14 +833,14 @@ static dz_code parse_networks(const json_t *o, constituent_record *r, dz_err *e)
     for (size_t i = 0; i < n; i++) {
         char path[32];
         snprintf(path, sizeof path, "networks[%zu]", i);
-        const char *s;
+        const char *s = NULL;
         if ((rc = json_str(json_array_get(arr, i), path, &s, e)))
             return rc;
         if ((rc = net_prefix_parse(s, &r->networks[i], e)))
             return dz_wrap(e, "%s", path);
         r->n_networks++;
     }
-    size_t a, b;
+    size_t a = 0, b = 0;
     bool nomem;
     if (find_duplicate(r->networks, r->n_networks, cmp_prefixes, &a, &b, &nomem)) {
         char t[NET_PREFIX_TEXT_MAX];
@@ -869,7 +869,7 @@ static dz_code parse_asns(const json_t *o, constituent_record *r, dz_err *e)
                 return failp(e, DZ_EINVAL, path, "%lld is not an AS number (1..4294967295)", (long long)x);
             r->asns[i] = (uint32_t)x;
         } else if (json_is_string(v)) {
-            const char *s;
+            const char *s = NULL;
             if ((rc = json_str(v, path, &s, e)))
                 return rc;
             if ((rc = asn_parse(s, &r->asns[i], e)))
@@ -879,7 +879,7 @@ static dz_code parse_asns(const json_t *o, constituent_record *r, dz_err *e)
         }
         r->n_asns++;
     }
-    size_t a, b;
+    size_t a = 0, b = 0;
     bool nomem;
     if (find_duplicate(r->asns, r->n_asns, cmp_asns, &a, &b, &nomem))
         return dz_fail(e, DZ_EINVAL, "asns[%zu]: AS%u is listed twice (also asns[%zu])", b, r->asns[b], a);
@@ -898,7 +898,7 @@ static dz_code parse_domains(const json_t *o, constituent_record *r, dz_err *e)
     for (size_t i = 0; i < n; i++) {
         char path[32], d[DOMAIN_TEXT_MAX];
         snprintf(path, sizeof path, "domains[%zu]", i);
-        const char *s;
+        const char *s = NULL;
         if ((rc = json_str(json_array_get(arr, i), path, &s, e)))
             return rc;
         if ((rc = domain_normalize(s, d, e)))
@@ -907,7 +907,7 @@ static dz_code parse_domains(const json_t *o, constituent_record *r, dz_err *e)
             return oom(e);
         r->n_domains++;
     }
-    size_t a, b;
+    size_t a = 0, b = 0;
     bool nomem;
     if (find_duplicate(r->domains, r->n_domains, cmp_strings, &a, &b, &nomem))
         return dz_fail(e, DZ_EINVAL, "domains[%zu]: %s is listed twice (also domains[%zu])", b, r->domains[b], a);
@@ -1061,7 +1061,7 @@ static dz_code parse_contact(const json_t *o, size_t i, contact *c, dz_err *e)
     if (rc)
         return rc;
     const json_t *v;
-    const char *s;
+    const char *s = NULL;
 
 #define PATH(f) (snprintf(path, sizeof path, "%s.%s", base, f), path)
     if (!(v = json_object_get(o, "name")) || json_is_null(v))
@@ -1146,7 +1146,7 @@ static dz_code parse_record(const json_t *o, const sector_list *sectors, constit
     if (rc)
         return rc;
     const json_t *v;
-    const char *s;
+    const char *s = NULL;
 
     if (!(v = json_object_get(o, "short_name")) || json_is_null(v))
         return failp(e, DZ_EINVAL, "short_name", "required");

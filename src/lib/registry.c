@@ -1060,6 +1060,32 @@ int64_t registry_owner_v4(const registry_index *ix, uint32_t addr)
     return ix->owner_is_index ? ix->org_id[o] : (int64_t)o;
 }
 
+void registry_owner_v4_many(const registry_index *ix, const uint32_t *addrs, int64_t *out, size_t n)
+{
+    enum { CHUNK = 256, AHEAD = 8 };
+    uint32_t claims[CHUNK];
+    for (size_t base = 0; base < n; base += CHUNK) {
+        size_t m = n - base < CHUNK ? n - base : CHUNK;
+        if (!ix) {
+            memset(out + base, 0, m * sizeof *out);
+            continue;
+        }
+        netindex_lookup_v4_many(ix->ni, addrs + base, claims, m);
+        /* The owner array is as large as the claims: prefetch a few entries ahead to hide the misses. */
+        for (size_t i = 0; i < m; i++) {
+            if (i + AHEAD < m && claims[i + AHEAD] != NONE)
+                __builtin_prefetch(&ix->owner[claims[i + AHEAD]]);
+            uint32_t c = claims[i];
+            if (c == NONE) {
+                out[base + i] = 0;
+                continue;
+            }
+            uint32_t o = ix->owner[c];
+            out[base + i] = ix->owner_is_index ? ix->org_id[o] : (int64_t)o;
+        }
+    }
+}
+
 const char *registry_org_name(const registry_index *ix, int64_t org_id)
 {
     if (!ix)

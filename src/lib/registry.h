@@ -65,6 +65,8 @@ const registry_claim *registry_lookup_domain(const registry_index *ix, const cha
 /* The feed pipeline's fast path: the owning organisation of an IPv4 address (host order), 0 for none.
  * When several organisations claim the same network, the lowest id. */
 int64_t registry_owner_v4(const registry_index *ix, uint32_t addr);
+/* The same for n addresses (out[i] for addrs[i]), with prefetching: several times faster for batches. */
+void registry_owner_v4_many(const registry_index *ix, const uint32_t *addrs, int64_t *out, size_t n);
 
 /* short_name of a registered organisation, NULL if unknown. */
 const char *registry_org_name(const registry_index *ix, int64_t org_id);
