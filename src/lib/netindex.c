@@ -1,5 +1,6 @@
 /* netindex: longest-prefix match over flattened intervals, AS map, domain suffixes. See netindex.h. */
 #include "lib/netindex.h"
+#include "lib/array_grow.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -43,20 +44,6 @@ struct netindex_builder {
     char *names; /* the domains, NUL-separated */
     size_t names_len, names_cap;
 };
-
-/* Grows *arr (of elements of size sz) to hold one more; false when out of memory. */
-static bool grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 256;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = nc;
-    return true;
-}
 
 netindex_builder *netindex_builder_new(void)
 {
@@ -103,7 +90,7 @@ dz_code netindex_add_v4(netindex_builder *b, uint32_t addr, unsigned prefix_len,
         return dz_fail(e, DZ_EINVAL, "netindex: %s/%u has host bits set (the network is %s/%u)", a, prefix_len, n,
                        prefix_len);
     }
-    if (!grow((void **)&b->v4, &b->cap4, b->n4, sizeof *b->v4))
+    if (!array_grow((void **)&b->v4, &b->cap4, b->n4, sizeof *b->v4))
         return dz_fail(e, DZ_ENOMEM, "netindex: out of memory");
     b->v4[b->n4++] = (v4_in){.key = (uint64_t)addr << 6 | prefix_len, .value = value};
     return DZ_OK;
@@ -153,7 +140,7 @@ dz_code netindex_add_v6(netindex_builder *b, const uint8_t addr[16], unsigned pr
         return dz_fail(e, DZ_EINVAL, "netindex: %s/%u has host bits set (the network is %s/%u)", a, prefix_len, n,
                        prefix_len);
     }
-    if (!grow((void **)&b->v6, &b->cap6, b->n6, sizeof *b->v6))
+    if (!array_grow((void **)&b->v6, &b->cap6, b->n6, sizeof *b->v6))
         return dz_fail(e, DZ_ENOMEM, "netindex: out of memory");
     b->v6[b->n6] = (v6_in){.start = x, .value = value, .seq = (uint32_t)b->n6, .len = (uint8_t)prefix_len};
     b->n6++;
@@ -165,7 +152,7 @@ dz_code netindex_add_asn(netindex_builder *b, uint32_t asn, uint32_t value, dz_e
     dz_code rc = check_common(b, b ? b->nasn : 0, value, "ASN", e);
     if (rc)
         return rc;
-    if (!grow((void **)&b->asn, &b->capasn, b->nasn, sizeof *b->asn))
+    if (!array_grow((void **)&b->asn, &b->capasn, b->nasn, sizeof *b->asn))
         return dz_fail(e, DZ_ENOMEM, "netindex: out of memory");
     b->asn[b->nasn] = (asn_in){.asn = asn, .value = value, .seq = (uint32_t)b->nasn};
     b->nasn++;
@@ -227,7 +214,7 @@ dz_code netindex_add_domain(netindex_builder *b, const char *domain, uint32_t va
             return dz_fail(e, DZ_EINVAL, "netindex: domain '%s': a label starts or ends with '-'", domain);
         i = j + 1;
     }
-    if (!grow((void **)&b->dom, &b->capdom, b->ndom, sizeof *b->dom))
+    if (!array_grow((void **)&b->dom, &b->capdom, b->ndom, sizeof *b->dom))
         return dz_fail(e, DZ_ENOMEM, "netindex: out of memory");
     while (b->names_len + (size_t)n + 1 > b->names_cap) {
         size_t nc = b->names_cap ? b->names_cap * 2 : 4096;

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "lib/netindex.h"
+#include "lib/array_grow.h"
 
 typedef unsigned __int128 u128;
 
@@ -72,19 +73,6 @@ struct registry_builder {
     char *dnames; /* the domains, normalised, NUL-separated */
     size_t dnames_len, dnames_cap;
 };
-
-static bool grow(void **arr, size_t *cap, size_t n, size_t sz)
-{
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    void *p = realloc(*arr, nc * sz);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = nc;
-    return true;
-}
 
 /* Appends s (n bytes and a NUL) to an arena; its offset, or -1 when out of memory or too large. */
 static int64_t arena_put(char **arena, size_t *len, size_t *cap, const char *s, size_t n)
@@ -195,9 +183,9 @@ dz_code registry_add_org(registry_builder *b, int64_t org_id, const char *short_
         return dz_fail(e, DZ_ECONFLICT, "registry: organisation %lld added twice", (long long)org_id);
     if (b->norgs >= ORG_MAX)
         return dz_fail(e, DZ_ELIMIT, "registry: more than %u organisations", ORG_MAX);
-    if (!org_hash_grow(b) || !grow((void **)&b->org_id, &b->caporgs, b->norgs, sizeof *b->org_id))
+    if (!org_hash_grow(b) || !array_grow((void **)&b->org_id, &b->caporgs, b->norgs, sizeof *b->org_id))
         return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
-    if (!grow((void **)&b->org_name, &b->capnames, b->norgs, sizeof *b->org_name))
+    if (!array_grow((void **)&b->org_name, &b->capnames, b->norgs, sizeof *b->org_name))
         return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
     int64_t off = arena_put(&b->names, &b->names_len, &b->names_cap, short_name, strlen(short_name));
     if (off < 0)
@@ -272,7 +260,7 @@ dz_code registry_add_network(registry_builder *b, int64_t org_id, const net_pref
             return dz_fail(e, DZ_EINVAL, "registry: %s/%u: %s", t, p->len,
                            p->len > 32 ? "IPv4 prefix length must be 0..32" : "host bits set");
         }
-        if (!grow((void **)&b->v4, &b->cap4, b->n4, sizeof *b->v4))
+        if (!array_grow((void **)&b->v4, &b->cap4, b->n4, sizeof *b->v4))
             return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
         b->v4[b->n4++] = (uint64_t)a << 32 | (uint64_t)p->len << ORG_BITS | (uint64_t)o;
         return DZ_OK;
@@ -289,7 +277,7 @@ dz_code registry_add_network(registry_builder *b, int64_t org_id, const net_pref
             return dz_fail(e, DZ_EINVAL, "registry: %s/%u: %s", t, p->len,
                            p->len > 128 ? "IPv6 prefix length must be 0..128" : "host bits set");
         }
-        if (!grow((void **)&b->v6, &b->cap6, b->n6, sizeof *b->v6))
+        if (!array_grow((void **)&b->v6, &b->cap6, b->n6, sizeof *b->v6))
             return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
         b->v6[b->n6++] = (v6_ent){.hi = (uint64_t)(x >> 64), .lo = (uint64_t)x, .org = o, .len = p->len};
         return DZ_OK;
@@ -303,7 +291,7 @@ dz_code registry_add_asn(registry_builder *b, int64_t org_id, uint32_t asn, dz_e
     dz_code rc = resource_org(b, org_id, b ? b->nasn : 0, "ASN", &o, e);
     if (rc)
         return rc;
-    if (!grow((void **)&b->asn, &b->capasn, b->nasn, sizeof *b->asn))
+    if (!array_grow((void **)&b->asn, &b->capasn, b->nasn, sizeof *b->asn))
         return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
     b->asn[b->nasn++] = (uint64_t)asn << 32 | (uint64_t)o;
     return DZ_OK;
@@ -364,7 +352,7 @@ dz_code registry_add_domain(registry_builder *b, int64_t org_id, const char *dom
     int n = domain_check(domain, d, e);
     if (n < 0)
         return DZ_EINVAL;
-    if (!grow((void **)&b->dom, &b->capdom, b->ndom, sizeof *b->dom))
+    if (!array_grow((void **)&b->dom, &b->capdom, b->ndom, sizeof *b->dom))
         return dz_fail(e, DZ_ENOMEM, "registry: out of memory");
     int64_t off = arena_put(&b->dnames, &b->dnames_len, &b->dnames_cap, d, (size_t)n);
     if (off < 0)
@@ -543,7 +531,7 @@ static void group_add(group_acc *g, uint32_t org)
         g->first = org;
     else if (ix->multi_ids[ix->nmulti_ids - 1] == id)
         return; /* the same organisation added the same resource again */
-    if (!grow((void **)&ix->multi_ids, &g->cap_ids, ix->nmulti_ids, sizeof *ix->multi_ids)) {
+    if (!array_grow((void **)&ix->multi_ids, &g->cap_ids, ix->nmulti_ids, sizeof *ix->multi_ids)) {
         g->oom = true;
         return;
     }
@@ -562,7 +550,7 @@ static void group_end(group_acc *g, uint32_t c)
         ix->nmulti_ids = g->start;
         return;
     }
-    if (!grow((void **)&ix->multi, &g->cap_multi, ix->nmulti, sizeof *ix->multi)) {
+    if (!array_grow((void **)&ix->multi, &g->cap_multi, ix->nmulti, sizeof *ix->multi)) {
         g->oom = true;
         return;
     }

@@ -13,6 +13,7 @@ dz_code db_open(const char *url, db **out, dz_err *e)
 }
 
 const char *db_backend(db *d) { return d->drv->name; }
+bool db_is_pg(db *d) { return strcmp(d->drv->name, "postgres") == 0; }
 void db_close(db *d) { if (d) d->drv->close(d); }
 dz_code db_exec(db *d, const char *sql, dz_err *e) { return d->drv->exec(d, sql, e); }
 dz_code db_prepare(db *d, const char *sql, db_stmt **out, dz_err *e) { return d->drv->prepare(d, sql, out, e); }
@@ -60,6 +61,17 @@ dz_code db_writer_setup(db *d, dz_err *e)
 dz_code db_begin(db *d, bool write, dz_err *e)
 {
     return db_exec(d, write ? d->drv->begin_write_sql : "BEGIN", e);
+}
+
+dz_code db_begin_snapshot(db *d, dz_err *e)
+{
+    if (db_begin(d, false, e) != DZ_OK)
+        return e->code;
+    if (db_is_pg(d) && db_exec(d, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", e) != DZ_OK) {
+        db_rollback(d);
+        return e->code;
+    }
+    return DZ_OK;
 }
 
 dz_code db_commit(db *d, dz_err *e)

@@ -24,6 +24,8 @@ dz_code db_open(const char *url, db **out, dz_err *e);
 void db_close(db *d);
 /* "sqlite" or "postgres". */
 const char *db_backend(db *d);
+/* db_backend(d) is "postgres". */
+bool db_is_pg(db *d);
 
 /* Runs SQL text without parameters (may hold several statements). */
 dz_code db_exec(db *d, const char *sql, dz_err *e);
@@ -59,6 +61,12 @@ dz_code db_writer_setup(db *d, dz_err *e);
 
 /* Transactions. begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
 dz_code db_begin(db *d, bool write, dz_err *e);
+/*
+ * A read-only transaction in which every statement sees one moment. SQLite's
+ * deferred BEGIN takes the snapshot at the first read (WAL); PostgreSQL's
+ * READ COMMITTED would take one per statement, hence REPEATABLE READ.
+ */
+dz_code db_begin_snapshot(db *d, dz_err *e);
 dz_code db_commit(db *d, dz_err *e);
 void db_rollback(db *d);
 dz_code db_savepoint(db *d, dz_err *e);

@@ -32,11 +32,6 @@
 #define LIST_LIMIT_MAX 1000
 #define INSERT_BATCH 32 /* rows per multi-row INSERT: 64 parameters, the PostgreSQL driver's most */
 
-static bool is_pg(db *d)
-{
-    return strcmp(db_backend(d), "postgres") == 0;
-}
-
 static const char *actor_of(const principal *who)
 {
     return who && who->username[0] ? who->username : "system";
@@ -519,28 +514,12 @@ static json_t *stored_json(const stored *x)
     return o;
 }
 
-/*
- * A read snapshot: the statements that make up one answer see one moment.
- * SQLite's deferred BEGIN takes it at the first read (WAL); PostgreSQL's
- * READ COMMITTED would take one per statement, hence REPEATABLE READ.
- */
-static dz_code snapshot_begin(db *d, dz_err *e)
-{
-    if (db_begin(d, false, e) != DZ_OK)
-        return e->code;
-    if (is_pg(d) && db_exec(d, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", e) != DZ_OK) {
-        db_rollback(d);
-        return e->code;
-    }
-    return DZ_OK;
-}
-
 static dz_code get_record(store *s, int64_t only_org, const char *short_name, int64_t id, json_t **out, dz_err *e)
 {
     db *d;
     stored *x = NULL;
     *out = NULL;
-    if (store_reader(s, &d, e) != DZ_OK || snapshot_begin(d, e) != DZ_OK)
+    if (store_reader(s, &d, e) != DZ_OK || db_begin_snapshot(d, e) != DZ_OK)
         return e->code;
     dz_code rc = load_one(d, short_name, id, only_org, &x, e);
     db_rollback(d);
@@ -698,11 +677,11 @@ dz_code store_constituent_list(store *s, int64_t only_org, const constituent_fil
     size_t n = 0;
     bool more = false;
     dz_code rc;
-    if ((rc = store_reader(s, &d, e)) != DZ_OK || (rc = snapshot_begin(d, e)) != DZ_OK) {
+    if ((rc = store_reader(s, &d, e)) != DZ_OK || (rc = db_begin_snapshot(d, e)) != DZ_OK) {
         free(text_pattern);
         return rc;
     }
-    int pg = is_pg(d);
+    int pg = db_is_pg(d);
     if ((rc = db_prepare(d, page_sql[pg], &st, e)) == DZ_OK) {
         int idx = bind_filters(st, 1, &a);
         db_bind_text(st, idx++, after[0] ? after : NULL);
@@ -1434,7 +1413,7 @@ dz_code store_registry_load(store *s, registry_index **out, dz_err *e)
     registry_builder *b = registry_builder_new();
     if (!b)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
-    dz_code rc = snapshot_begin(d, e);
+    dz_code rc = db_begin_snapshot(d, e);
     if (rc == DZ_OK)
         rc = read_version(d, &version, e);
     for (int what = IX_ORGS; rc == DZ_OK && what <= IX_DOMAINS; what++) {

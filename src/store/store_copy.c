@@ -93,11 +93,6 @@ static const copy_table COPY_TABLES[] = {
 #define N_TABLES (sizeof COPY_TABLES / sizeof COPY_TABLES[0])
 _Static_assert(N_TABLES <= STORE_COPY_MAX_TABLES, "raise STORE_COPY_MAX_TABLES");
 
-static bool is_pg(db *d)
-{
-    return strcmp(db_backend(d), "postgres") == 0;
-}
-
 static int ncols(const copy_table *t)
 {
     int n = 0;
@@ -305,7 +300,7 @@ static void bind_key(db_stmt *st, int idx, const copy_table *t, int k, const cha
 static dz_code scan_table(db *d, const copy_table *t, row_fn fn, void *arg, int64_t *rows, dz_err *e)
 {
     scan sc = {.t = t};
-    bool pg = is_pg(d);
+    bool pg = db_is_pg(d);
     int nk = nkeys(t);
     dz_code rc = DZ_OK;
     *rows = 0;
@@ -481,7 +476,7 @@ static dz_code set_deferred(copy_ctx *c, dz_err *e)
  */
 static dz_code move_sequences(db *d, dz_err *e)
 {
-    if (!is_pg(d))
+    if (!db_is_pg(d))
         return DZ_OK; /* SQLite: an INTEGER PRIMARY KEY takes MAX(id) + 1 by itself */
     for (size_t i = 0; i < N_TABLES; i++) {
         if (!COPY_TABLES[i].identity)
@@ -558,7 +553,7 @@ static dz_code version_of(db *d, const char *which, int *out, dz_err *e)
 static dz_code check_tables(db *d, const char *which, dz_err *e)
 {
     db_stmt *st;
-    const char *list = is_pg(d) ? "SELECT table_name FROM information_schema.tables "
+    const char *list = db_is_pg(d) ? "SELECT table_name FROM information_schema.tables "
                                   "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
                                 : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
     if (db_prepare(d, list, &st, e) != DZ_OK)
@@ -596,22 +591,6 @@ static dz_code check_tables(db *d, const char *which, dz_err *e)
     return DZ_OK;
 }
 
-/*
- * A read snapshot: every table is read as of one moment. SQLite's deferred
- * BEGIN takes it at the first read (WAL); PostgreSQL's default READ
- * COMMITTED would take a new one per statement, so ask for REPEATABLE READ.
- */
-static dz_code begin_snapshot(db *d, dz_err *e)
-{
-    if (db_begin(d, false, e) != DZ_OK)
-        return e->code;
-    if (is_pg(d) && db_exec(d, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", e) != DZ_OK) {
-        db_rollback(d);
-        return e->code;
-    }
-    return DZ_OK;
-}
-
 static dz_code hash_row(db_stmt *row, void *arg, dz_err *e)
 {
     (void)e;
@@ -625,7 +604,7 @@ static dz_code hash_row(db_stmt *row, void *arg, dz_err *e)
 static dz_code verify(db *d, store_copy_report *out, dz_err *e)
 {
     copy_ctx c = {.out = out};
-    if (begin_snapshot(d, e) != DZ_OK)
+    if (db_begin_snapshot(d, e) != DZ_OK)
         return e->code;
     dz_code rc = DZ_OK;
     for (size_t i = 0; rc == DZ_OK && i < N_TABLES; i++) {
@@ -681,7 +660,7 @@ dz_code store_copy(const char *src_url, const char *dst_url, const store_setting
         goto done;
 
     copy_ctx c = {.src = sd, .out = out, .progress = progress, .progress_arg = progress_arg};
-    if ((rc = begin_snapshot(sd, e)) != DZ_OK)
+    if ((rc = db_begin_snapshot(sd, e)) != DZ_OK)
         goto done;
     rc = store_write(dst, copy_tx, &c, e); /* one transaction: committed whole or not at all */
     db_rollback(sd);
