@@ -59,6 +59,7 @@ bench:
 	@ninja -C build-bench
 	bench/incidents.sh build-bench/dzong
 	build-bench/bench/netindex_bench
+	build-bench/bench/registry_bench
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
