@@ -42,6 +42,8 @@ int cmd_lookup(const dz_config *cfg, int argc, char **argv);
 int cmd_audit(const dz_config *cfg, int argc, char **argv);
 int cmd_jobs(const dz_config *cfg, int argc, char **argv);
 int cmd_db(const dz_config *cfg, int argc, char **argv);
+/* `dzong parse --feed shadowserver ...` (cmd_parse.c): needs no configuration. */
+int cmd_parse(int argc, char **argv);
 
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);

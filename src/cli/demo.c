@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* demo_constituency.json, compiled in: the constituency, with networks, AS numbers, domains, contacts. */
-extern const struct embedded_file demo_files[];
+/* cli_files (meson.build): files compiled into the CLI. demo_constituency.json is the constituency,
+ * with networks, AS numbers, domains and contacts. */
+extern const struct embedded_file cli_files[];
 
 static dz_code demo_constituency(store *st, const principal *admin, dz_err *e)
 {
-    const struct embedded_file *f = embedded_find(demo_files, "demo_constituency.json");
+    const struct embedded_file *f = embedded_find(cli_files, "demo_constituency.json");
     json_error_t je;
     json_t *doc = f ? json_loadb(f->data, (size_t)f->len, 0, &je) : NULL;
     if (!json_is_array(doc)) {

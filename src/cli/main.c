@@ -20,6 +20,7 @@ static const char usage[] =
     "  token create USER [--label L]  print a new API token for USER\n"
     "  constituents list|show|add|import|export|check|delete   the constituency registry\n"
     "  lookup VALUE                   whose is this address, network, AS number or domain?\n"
+    "  parse --feed shadowserver ... FILE|-   print a feed report's events as JSON lines (stores nothing)\n"
     "  audit verify|list              check or show the hash-chained audit log\n"
     "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
     "  db copy SRC_URL DST_URL        copy the deployment into another (empty) database, verified\n"
@@ -88,6 +89,8 @@ int main(int argc, char **argv)
         printf("dzong 0.1.0\n");
         return 0;
     }
+    if (strcmp(cmd, "parse") == 0) /* needs no configuration or database */
+        return cmd_parse(argc - 1, argv + 1);
     if (credentials_init(&e) != DZ_OK || config_resolve(&g, &cfg, &e) != DZ_OK)
         return cli_fail(&e);
     argc--;

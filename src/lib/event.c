@@ -1,0 +1,1714 @@
+/*
+ * event: IntelMQ's harmonization (field table, per-type validation and
+ * normalisation) and a flat, allocation-free-when-warm event.
+ *
+ * Memory: an event owns a growable field array and a text arena made of
+ * blocks that never move (so the field pointers stay valid while the event
+ * grows). event_reset empties both and keeps them. A value is first written
+ * at the arena's free tail (reserved, not yet committed); replacing a key
+ * whose old slot is large enough reuses it (each slot remembers its size),
+ * otherwise the tail is committed. So a warm event allocates nothing, and
+ * replacing a value repeatedly without a reset grows the arena only when the
+ * value outgrows its slot.
+ *
+ * The rules of each type follow IntelMQ 3.x's harmonization.py as documented
+ * (sanitize, then is_valid); where dzong is stricter or simpler it says so at
+ * the type's function.
+ */
+#include "lib/event.h"
+
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/marking.h"
+#include "lib/taxonomy.h"
+
+/* ---- the harmonization table ------------------------------------------------------------------ */
+
+/* Extra constraints of single fields (IntelMQ's "regex" and "length" in harmonization.conf). */
+typedef enum {
+    CK_NONE = 0,
+    CK_PRINTABLE, /* ^[ -~]+$ */
+    CK_HASH,      /* event_hash: ^[A-F0-9./]+$ */
+    CK_UUID,      /* misp.*_uuid: 8-4-4-4-12 of [a-z0-9] */
+    CK_PORT,      /* 0..65535 (dzong: IntelMQ only says Integer) */
+} field_check;
+
+typedef struct harm_field {
+    const char *name;
+    uint8_t type;   /* harm_type */
+    uint8_t check;  /* field_check */
+    uint16_t maxlen; /* in characters; 0 = none */
+} harm_field;
+
+#define F(n, t) {n, t, CK_NONE, 0}
+#define FC(n, t, c, m) {n, t, c, m}
+#define ENDPOINT_FIELDS(p)                                 \
+    F(p ".abuse_contact", HT_LOWER),                       \
+    F(p ".account", HT_STRING),                            \
+    F(p ".allocated", HT_DATETIME),                        \
+    F(p ".as_name", HT_STRING),                            \
+    F(p ".asn", HT_ASN),                                   \
+    F(p ".domain_suffix", HT_FQDN),                        \
+    F(p ".fqdn", HT_FQDN),                                 \
+    FC(p ".geolocation.cc", HT_COUNTRY, CK_NONE, 2),       \
+    F(p ".geolocation.city", HT_STRING),                   \
+    F(p ".geolocation.country", HT_STRING)
+
+#define ENDPOINT_FIELDS2(p)                                \
+    F(p ".geolocation.latitude", HT_FLOAT),                \
+    F(p ".geolocation.longitude", HT_FLOAT),               \
+    F(p ".geolocation.region", HT_STRING),                 \
+    F(p ".geolocation.state", HT_STRING),                  \
+    F(p ".ip", HT_IP),                                     \
+    F(p ".local_hostname", HT_STRING),                     \
+    F(p ".local_ip", HT_IP),                               \
+    F(p ".network", HT_NETWORK),                           \
+    FC(p ".port", HT_INT, CK_PORT, 0),                     \
+    FC(p ".registry", HT_REGISTRY, CK_NONE, 7),            \
+    F(p ".reverse_dns", HT_FQDN),                          \
+    F(p ".tor_node", HT_BOOL),                             \
+    F(p ".url", HT_URL),                                   \
+    F(p ".urlpath", HT_STRING)
+
+/* Sorted by strcmp (checked by the unit test through harmonization_key_at). */
+static const harm_field harm_table[] = {
+    F("classification.identifier", HT_STRING),
+    F("classification.taxonomy", HT_TAXONOMY),
+    F("classification.type", HT_TYPE),
+    F("comment", HT_STRING),
+    F("constituency", HT_STRING),
+    ENDPOINT_FIELDS("destination"),
+    ENDPOINT_FIELDS2("destination"),
+    F("event_description.target", HT_STRING),
+    F("event_description.text", HT_STRING),
+    F("event_description.url", HT_URL),
+    FC("event_hash", HT_UPPER, CK_HASH, 40),
+    F("extra", HT_JSON),
+    F("feed.accuracy", HT_ACCURACY),
+    FC("feed.code", HT_STRING, CK_NONE, 100),
+    F("feed.documentation", HT_STRING),
+    F("feed.name", HT_STRING),
+    F("feed.provider", HT_STRING),
+    F("feed.url", HT_URL),
+    FC("malware.hash.md5", HT_STRING, CK_PRINTABLE, 200),
+    FC("malware.hash.sha1", HT_STRING, CK_PRINTABLE, 200),
+    FC("malware.hash.sha256", HT_STRING, CK_PRINTABLE, 200),
+    FC("malware.name", HT_LOWER, CK_PRINTABLE, 0),
+    FC("malware.version", HT_STRING, CK_PRINTABLE, 0),
+    FC("misp.attribute_uuid", HT_LOWER, CK_UUID, 36),
+    FC("misp.event_uuid", HT_LOWER, CK_UUID, 36),
+    F("output", HT_JSON),
+    F("product.full_name", HT_STRING),
+    F("product.name", HT_STRING),
+    F("product.vendor", HT_STRING),
+    F("product.version", HT_STRING),
+    F("product.vulnerabilities", HT_LOWER),
+    FC("protocol.application", HT_LOWER, CK_PRINTABLE, 100),
+    FC("protocol.transport", HT_LOWER, CK_PRINTABLE, 11),
+    F("raw", HT_BASE64),
+    F("rtir_id", HT_INT),
+    F("screenshot_url", HT_URL),
+    F("severity", HT_LOWER),
+    ENDPOINT_FIELDS("source"),
+    FC("source.geolocation.cymru_cc", HT_COUNTRY, CK_NONE, 2),
+    FC("source.geolocation.geoip_cc", HT_COUNTRY, CK_NONE, 2),
+    ENDPOINT_FIELDS2("source"),
+    F("status", HT_STRING),
+    F("time.observation", HT_DATETIME),
+    F("time.source", HT_DATETIME),
+    F("tlp", HT_TLP),
+};
+#define HARM_N (sizeof harm_table / sizeof harm_table[0])
+
+static const harm_field *harm_lookup(const char *key)
+{
+    size_t lo = 0, hi = HARM_N;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(key, harm_table[mid].name);
+        if (c == 0)
+            return &harm_table[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+#define EXTRA_KEY_MAX 200
+
+/* "extra." followed by non-empty segments of [a-z0-9_-] separated by single dots. */
+static bool extra_key_ok(const char *key)
+{
+    if (strncmp(key, "extra.", 6) != 0)
+        return false;
+    const char *p = key + 6;
+    size_t seg = 0, n = 0;
+    for (; *p; p++, n++) {
+        char c = *p;
+        if (c == '.') {
+            if (seg == 0)
+                return false;
+            seg = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-') {
+            seg++;
+        } else {
+            return false;
+        }
+    }
+    return seg > 0 && n + 6 <= EXTRA_KEY_MAX;
+}
+
+static const char *const type_names[] = {
+    "String", "LowercaseString", "UppercaseString", "Integer", "Float", "Accuracy", "Boolean",
+    "IPAddress", "IPNetwork", "ASN", "FQDN", "URL", "DateTime", "Base64", "TLP",
+    "ClassificationTaxonomy", "ClassificationType", "Registry", "country code", "JSON",
+};
+
+dz_code harmonization_type(const char *key, harm_type *out, dz_err *e)
+{
+    if (!key)
+        return dz_fail(e, DZ_EINVAL, "event: no key");
+    const harm_field *hf = harm_lookup(key);
+    if (hf) {
+        *out = (harm_type)hf->type;
+        return DZ_OK;
+    }
+    if (extra_key_ok(key)) {
+        *out = HT_JSON;
+        return DZ_OK;
+    }
+    if (strncmp(key, "extra.", 6) == 0)
+        return dz_fail(e, DZ_EINVAL, "'%.80s': an extra key needs non-empty segments of a-z, 0-9, '_' and '-'",
+                       key);
+    return dz_fail(e, DZ_EINVAL, "'%.80s' is not a harmonization field (nor extra.*)", key);
+}
+
+const char *harmonization_key_at(size_t i, harm_type *type)
+{
+    if (i >= HARM_N)
+        return NULL;
+    if (type)
+        *type = (harm_type)harm_table[i].type;
+    return harm_table[i].name;
+}
+
+/* ---- text helpers ----------------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 when invalid (overlong, surrogate, > U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    if (c < 0xC2)
+        return 0;
+    if (c < 0xE0) {
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    }
+    if (c < 0xF0) {
+        if (n < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && p[1] < 0xA0)
+            return 0; /* overlong */
+        if (c == 0xED && p[1] >= 0xA0)
+            return 0; /* surrogates */
+        return 3;
+    }
+    if (c < 0xF5) {
+        if (n < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90)
+            return 0; /* overlong */
+        if (c == 0xF4 && p[1] >= 0x90)
+            return 0; /* > U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+/* Valid UTF-8 without NUL; counts the characters. */
+static bool utf8_ok(const char *s, size_t n, size_t *chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, c = 0;
+    while (i < n) {
+        if (p[i] >= 0x20 && p[i] < 0x80) { /* the common case */
+            i++;
+            c++;
+            continue;
+        }
+        if (p[i] == 0)
+            return false;
+        size_t l = utf8_seq(p + i, n - i);
+        if (!l)
+            return false;
+        i += l;
+        c++;
+    }
+    if (chars)
+        *chars = c;
+    return true;
+}
+
+/* The value as it may appear in a message: at most ~80 bytes, invalid or control bytes as '?'. */
+static void show(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t j = 0, i = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (i < n && j + 5 < cap) {
+        if (j >= 80) {
+            memcpy(out + j, "...", 3);
+            j += 3;
+            break;
+        }
+        size_t l = p[i] >= 0x80 ? utf8_seq(p + i, n - i) : 1;
+        if (l == 0 || p[i] < 0x20 || p[i] == 0x7f) {
+            out[j++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + j, s + i, l);
+        j += l;
+        i += l;
+    }
+    out[j] = '\0';
+}
+
+/* "key: 'value' <what>" */
+static dz_code bad_value(dz_err *e, const char *key, const char *s, size_t n, const char *what)
+{
+    char v[100];
+    show(s, n, v, sizeof v);
+    return dz_fail(e, DZ_EINVAL, "%.100s: '%s' %s", key, v, what);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static void trim(const char **s, size_t *n)
+{
+    while (*n && is_space(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && is_space((*s)[*n - 1]))
+        (*n)--;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+static char upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+}
+
+/* Copies s (n bytes, no NUL inside) into buf (cap) as a C string; false when too long. */
+static bool cstr(const char *s, size_t n, char *buf, size_t cap)
+{
+    if (n >= cap)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
+/* ---- the event -------------------------------------------------------------------------------- */
+
+#define ARENA_BLOCK 8192
+#define FIELDS_MIN 32
+
+typedef struct arena_block {
+    char *mem;
+    size_t size, used;
+} arena_block;
+
+struct event {
+    event_field *f;
+    size_t n, cap;
+    arena_block *blk;
+    size_t nblk, capblk, cur;
+    bool dirty; /* f is not in key order */
+};
+
+event *event_new(void)
+{
+    return calloc(1, sizeof(event));
+}
+
+void event_free(event *ev)
+{
+    if (!ev)
+        return;
+    for (size_t i = 0; i < ev->nblk; i++)
+        free(ev->blk[i].mem);
+    free(ev->blk);
+    free(ev->f);
+    free(ev);
+}
+
+void event_reset(event *ev)
+{
+    ev->n = 0;
+    ev->dirty = false;
+    for (size_t i = 0; i < ev->nblk && i <= ev->cur; i++)
+        ev->blk[i].used = 0;
+    ev->cur = 0;
+}
+
+/* Room for need bytes at the arena's tail, not yet committed; NULL when out of memory. */
+static char *arena_reserve(event *ev, size_t need)
+{
+    while (ev->cur < ev->nblk) {
+        arena_block *b = &ev->blk[ev->cur];
+        if (b->size - b->used >= need)
+            return b->mem + b->used;
+        if (ev->cur + 1 == ev->nblk)
+            break;
+        ev->cur++; /* the rest of this block waits for the next reset */
+    }
+    if (ev->nblk == ev->capblk) {
+        size_t nc = ev->capblk ? ev->capblk * 2 : 8;
+        arena_block *nb = realloc(ev->blk, nc * sizeof *nb);
+        if (!nb)
+            return NULL;
+        ev->blk = nb;
+        ev->capblk = nc;
+    }
+    size_t size = ARENA_BLOCK;
+    while (size < need) {
+        if (size > ((size_t)-1) / 2)
+            return NULL;
+        size *= 2;
+    }
+    char *mem = malloc(size);
+    if (!mem)
+        return NULL;
+    ev->blk[ev->nblk] = (arena_block){mem, size, 0};
+    ev->cur = ev->nblk++;
+    return mem;
+}
+
+static void arena_commit(event *ev, size_t n)
+{
+    ev->blk[ev->cur].used += n;
+}
+
+/*
+ * A string value has a 4-byte header in front: how many bytes (without the
+ * NUL) its slot holds, so that a later value of that key reuses the slot
+ * when it fits, even after a shorter one.
+ */
+#define VHDR sizeof(uint32_t)
+
+/* Room for a string value of up to n bytes (and its NUL) at the tail. */
+static char *value_reserve(event *ev, size_t n)
+{
+    if (n > UINT32_MAX - 1)
+        return NULL;
+    char *d = arena_reserve(ev, VHDR + n + 1);
+    return d ? d + VHDR : NULL;
+}
+
+static uint32_t value_cap(const char *s)
+{
+    uint32_t c;
+    memcpy(&c, s - VHDR, VHDR);
+    return c;
+}
+
+/* Commits the value reserved at s (len bytes, NUL written). */
+static void value_commit(event *ev, char *s, size_t len)
+{
+    uint32_t c = (uint32_t)len;
+    memcpy(s - VHDR, &c, VHDR);
+    arena_commit(ev, VHDR + len + 1);
+}
+
+static dz_code oom(dz_err *e)
+{
+    return dz_fail(e, DZ_ENOMEM, "event: out of memory");
+}
+
+/* A value on its way into the event. A string lies at the arena's tail (reserved, uncommitted). */
+typedef struct value {
+    event_value_kind kind;
+    char *s;
+    size_t len;
+    int64_t i;
+    double f;
+    bool b;
+} value;
+
+/* Writes n bytes of s at the arena's tail as the string value v. */
+static dz_code put_text(event *ev, value *v, const char *s, size_t n, dz_err *e)
+{
+    char *d = value_reserve(ev, n);
+    if (!d)
+        return oom(e);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    v->kind = EV_STRING;
+    v->s = d;
+    v->len = n;
+    return DZ_OK;
+}
+
+static ptrdiff_t find_field(const event *ev, const char *key)
+{
+    if (!ev->dirty && ev->n > 8) {
+        size_t lo = 0, hi = ev->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(key, ev->f[mid].key);
+            if (c == 0)
+                return (ptrdiff_t)mid;
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        return -1;
+    }
+    for (size_t i = 0; i < ev->n; i++)
+        if (strcmp(ev->f[i].key, key) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+/* A known key is the table's own pointer, so it is found by pointer. */
+static ptrdiff_t find_known(const event *ev, const char *name)
+{
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->f[i].key == name)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+/*
+ * Stores v under key (the table's name when known, else the caller's text,
+ * copied into the arena for a new field).
+ */
+static dz_code store(event *ev, const char *key, bool known, value *v, dz_err *e)
+{
+    ptrdiff_t at = known ? find_known(ev, key) : find_field(ev, key);
+    event_field *f;
+    if (at >= 0) {
+        f = &ev->f[at];
+        if (v->kind == EV_STRING) {
+            if (f->kind == EV_STRING && value_cap(f->s) >= v->len) {
+                char *old = (char *)f->s; /* arena memory of this event */
+                memcpy(old, v->s, v->len + 1);
+                v->s = old;
+            } else {
+                value_commit(ev, v->s, v->len);
+            }
+        }
+    } else {
+        if (v->kind == EV_STRING)
+            value_commit(ev, v->s, v->len);
+        if (ev->n == ev->cap) {
+            size_t nc = ev->cap ? ev->cap * 2 : FIELDS_MIN;
+            event_field *nf = realloc(ev->f, nc * sizeof *nf);
+            if (!nf)
+                return oom(e);
+            ev->f = nf;
+            ev->cap = nc;
+        }
+        if (!known) {
+            size_t kl = strlen(key);
+            char *k = arena_reserve(ev, kl + 1);
+            if (!k)
+                return oom(e);
+            memcpy(k, key, kl + 1);
+            arena_commit(ev, kl + 1);
+            key = k;
+        }
+        if (ev->n > 0 && !ev->dirty && strcmp(ev->f[ev->n - 1].key, key) > 0)
+            ev->dirty = true;
+        f = &ev->f[ev->n++];
+        f->key = key;
+    }
+    f->kind = v->kind;
+    f->s = v->kind == EV_STRING ? v->s : NULL;
+    f->len = v->kind == EV_STRING ? v->len : 0;
+    f->i = v->kind == EV_INT ? v->i : 0;
+    f->f = v->kind == EV_FLOAT ? v->f : 0.0;
+    f->b = v->kind == EV_BOOL ? v->b : false;
+    return DZ_OK;
+}
+
+void event_unset(event *ev, const char *key)
+{
+    ptrdiff_t at = find_field(ev, key);
+    if (at < 0)
+        return;
+    memmove(&ev->f[at], &ev->f[at + 1], (ev->n - (size_t)at - 1) * sizeof ev->f[0]);
+    ev->n--;
+}
+
+static int field_cmp(const void *a, const void *b)
+{
+    return strcmp(((const event_field *)a)->key, ((const event_field *)b)->key);
+}
+
+static void sort_fields(const event *cev)
+{
+    event *ev = (event *)cev; /* events are never defined const: sorting is a cache refresh */
+    if (!ev->dirty)
+        return;
+    if (ev->n > 48) {
+        qsort(ev->f, ev->n, sizeof ev->f[0], field_cmp);
+    } else {
+        for (size_t i = 1; i < ev->n; i++) {
+            event_field t = ev->f[i];
+            size_t j = i;
+            while (j > 0 && strcmp(ev->f[j - 1].key, t.key) > 0) {
+                ev->f[j] = ev->f[j - 1];
+                j--;
+            }
+            ev->f[j] = t;
+        }
+    }
+    ev->dirty = false;
+}
+
+const event_field *event_get(const event *ev, const char *key)
+{
+    ptrdiff_t at = find_field(ev, key);
+    return at >= 0 ? &ev->f[at] : NULL;
+}
+
+size_t event_count(const event *ev)
+{
+    return ev->n;
+}
+
+const event_field *event_field_at(const event *ev, size_t i)
+{
+    if (i >= ev->n)
+        return NULL;
+    sort_fields(ev);
+    return &ev->f[i];
+}
+
+/* ---- the types -------------------------------------------------------------------------------- */
+
+/* Decimal integer with optional sign; "5555.0" (only zeros after the point) is 5555 too. */
+static bool parse_int(const char *s, size_t n, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    if (i < n && (s[i] == '+' || s[i] == '-'))
+        neg = s[i++] == '-';
+    if (i == n || s[i] < '0' || s[i] > '9')
+        return false;
+    uint64_t v = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_C(9223372036854775808) - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        if (i == n)
+            return false;
+        for (; i < n; i++)
+            if (s[i] != '0')
+                return false;
+    }
+    if (i != n)
+        return false;
+    if (!neg && v > INT64_MAX)
+        return false;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+/* Decimal float (no hex, no nan/inf: JSON cannot carry them). */
+static bool parse_float(const char *s, size_t n, double *out)
+{
+    char buf[128];
+    if (n == 0 || !cstr(s, n, buf, sizeof buf))
+        return false;
+    bool digit = false;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        if (c >= '0' && c <= '9')
+            digit = true;
+        else if (c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E')
+            return false;
+    }
+    if (!digit)
+        return false;
+    char *end;
+    double d = strtod(buf, &end);
+    if (end != buf + n || !isfinite(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+static bool ip_parse(const char *s, size_t n, int *af, unsigned char addr[16])
+{
+    char buf[64];
+    if (!cstr(s, n, buf, sizeof buf))
+        return false;
+    if (inet_pton(AF_INET, buf, addr) == 1) {
+        *af = AF_INET;
+        return true;
+    }
+    if (memchr(buf, ':', n) && inet_pton(AF_INET6, buf, addr) == 1) {
+        *af = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * An address as RFC 5952 text: v4 dotted; v6 in lower-case hex without
+ * leading zeros, the first longest run of two or more zero groups as "::",
+ * and an IPv4-mapped address as "::ffff:1.2.3.4" (glibc's inet_ntop would
+ * also write other addresses with dotted tails, "::0.2.0.3").
+ */
+static void ip_format(int af, const unsigned char *a, char *out)
+{
+    char *p = out;
+    if (af == AF_INET) {
+        sprintf(p, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+        return;
+    }
+    unsigned w[8];
+    for (int i = 0; i < 8; i++)
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    if (!w[0] && !w[1] && !w[2] && !w[3] && !w[4] && w[5] == 0xffff) {
+        sprintf(p, "::ffff:%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+        return;
+    }
+    int best = -1, bestlen = 0;
+    for (int i = 0; i < 8;) {
+        if (w[i]) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && !w[j])
+            j++;
+        if (j - i > bestlen) {
+            best = i;
+            bestlen = j - i;
+        }
+        i = j;
+    }
+    if (bestlen < 2)
+        best = -1;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 8;) {
+        if (i == best) {
+            *p++ = ':';
+            *p++ = ':';
+            i += bestlen;
+            continue;
+        }
+        if (i > 0 && i != best + bestlen)
+            *p++ = ':';
+        bool started = false;
+        for (int sh = 12; sh >= 0; sh -= 4) {
+            unsigned d = (w[i] >> sh) & 15;
+            if (d || started || sh == 0) {
+                *p++ = hex[d];
+                started = true;
+            }
+        }
+        i++;
+    }
+    *p = '\0';
+}
+
+/*
+ * IPAddress: IPv4 or IPv6 in canonical text (ip_format above; an
+ * IPv4-mapped address stays v6 text, "::ffff:1.2.3.4", as Python 3.13's
+ * ipaddress and RFC 5952 write it). A one-address network ("1.2.3.4/32", "::1/128") is
+ * its address, as in IntelMQ's sanitize. No zone ids, no leading zeros.
+ */
+static dz_code norm_ip(const char *s, size_t n, char *out)
+{
+    unsigned char a[16];
+    int af;
+    const char *slash = memchr(s, '/', n);
+    size_t an = slash ? (size_t)(slash - s) : n;
+    if (!ip_parse(s, an, &af, a))
+        return DZ_EINVAL;
+    if (slash) {
+        size_t pl = n - an - 1;
+        const char *p = slash + 1;
+        if (!((af == AF_INET && pl == 2 && memcmp(p, "32", 2) == 0) ||
+              (af == AF_INET6 && pl == 3 && memcmp(p, "128", 3) == 0)))
+            return DZ_EINVAL;
+    }
+    ip_format(af, a, out);
+    return DZ_OK;
+}
+
+/*
+ * IPNetwork: "addr/len" in canonical text with the host bits cleared (as
+ * Python's ip_network(strict=False)); a bare address is /32 or /128; an IPv4
+ * netmask ("/255.255.255.0") is accepted when contiguous.
+ */
+static dz_code norm_network(const char *s, size_t n, char *out)
+{
+    unsigned char a[16];
+    int af;
+    const char *slash = memchr(s, '/', n);
+    size_t an = slash ? (size_t)(slash - s) : n;
+    if (!ip_parse(s, an, &af, a))
+        return DZ_EINVAL;
+    unsigned bits = af == AF_INET ? 32 : 128, plen = bits;
+    if (slash) {
+        const char *p = slash + 1;
+        size_t pl = n - an - 1;
+        if (pl == 0)
+            return DZ_EINVAL;
+        if (af == AF_INET && memchr(p, '.', pl)) {
+            unsigned char m[4];
+            char mb[20];
+            if (!cstr(p, pl, mb, sizeof mb) || inet_pton(AF_INET, mb, m) != 1)
+                return DZ_EINVAL;
+            uint32_t mask = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+            uint32_t inv = ~mask;
+            if ((inv & (inv + 1)) != 0)
+                return DZ_EINVAL; /* not contiguous */
+            plen = 0;
+            while (plen < 32 && (mask & (UINT32_C(0x80000000) >> plen)))
+                plen++;
+        } else {
+            if (pl > 3)
+                return DZ_EINVAL;
+            plen = 0;
+            for (size_t i = 0; i < pl; i++) {
+                if (p[i] < '0' || p[i] > '9')
+                    return DZ_EINVAL;
+                plen = plen * 10 + (unsigned)(p[i] - '0');
+            }
+            if (plen > bits)
+                return DZ_EINVAL;
+        }
+    }
+    unsigned nbytes = bits / 8;
+    for (unsigned i = 0; i < nbytes; i++) {
+        unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+        a[i] &= (unsigned char)(keep ? 0xFFu << (8 - keep) : 0);
+    }
+    ip_format(af, a, out);
+    size_t l = strlen(out);
+    sprintf(out + l, "/%u", plen);
+    return DZ_OK;
+}
+
+static bool leap(int64_t y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int mdays(int64_t y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (era arithmetic). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00" of epoch seconds and microseconds; false outside years 1..9999. */
+static bool format_utc(int64_t t, int usec, char *out, size_t cap)
+{
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int64_t sod = t - days * 86400;
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 1 || y > 9999)
+        return false;
+    int hh = (int)(sod / 3600), mm = (int)(sod / 60 % 60), ss = (int)(sod % 60);
+    if (cap < 39)
+        return false;
+    /* by hand: this is on the hot path of every event */
+    char *p = out;
+    int yy = (int)y;
+    *p++ = (char)('0' + yy / 1000);
+    *p++ = (char)('0' + yy / 100 % 10);
+    *p++ = (char)('0' + yy / 10 % 10);
+    *p++ = (char)('0' + yy % 10);
+    const int parts[] = {m, d, hh, mm, ss};
+    const char seps[] = {'-', '-', 'T', ':', ':'};
+    for (int k = 0; k < 5; k++) {
+        *p++ = seps[k];
+        *p++ = (char)('0' + parts[k] / 10);
+        *p++ = (char)('0' + parts[k] % 10);
+    }
+    if (usec) {
+        *p++ = '.';
+        for (int k = 100000; k > 0; k /= 10)
+            *p++ = (char)('0' + usec / k % 10);
+    }
+    memcpy(p, "+00:00", 7);
+    return true;
+}
+
+static bool digits(const char *s, size_t n, size_t at, size_t count, int *out)
+{
+    if (at + count > n)
+        return false;
+    int v = 0;
+    for (size_t i = at; i < at + count; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/*
+ * DateTime: "YYYY-MM-DD", optionally followed by 'T' (or 't', or a space)
+ * and "HH:MM[:SS[.fraction]]", then an optional zone: "Z", "UTC"/"GMT",
+ * "+hh:mm", "+hhmm" or "+hh" (one space before it allowed; only after a
+ * time, as dateutil); no zone means UTC.
+ * Normalised to UTC in Python's isoformat: "2018-07-26T02:07:16+00:00", the
+ * fraction as six digits (microseconds, extra digits cut) and left out when
+ * zero. Epoch seconds are not guessed from text: use event_set_int/_float.
+ */
+static dz_code norm_datetime(const char *s, size_t n, char *out, size_t cap)
+{
+    int Y, M, D, h = 0, mi = 0, sec = 0, usec = 0;
+    if (!digits(s, n, 0, 4, &Y) || n < 10 || s[4] != '-' || !digits(s, n, 5, 2, &M) || s[7] != '-' ||
+        !digits(s, n, 8, 2, &D))
+        return DZ_EINVAL;
+    if (Y < 1 || M < 1 || M > 12 || D < 1 || D > mdays(Y, M))
+        return DZ_EINVAL;
+    size_t i = 10;
+    if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ') && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9') {
+        i++;
+        if (!digits(s, n, i, 2, &h) || i + 2 >= n || s[i + 2] != ':' || !digits(s, n, i + 3, 2, &mi))
+            return DZ_EINVAL;
+        i += 5;
+        if (i < n && s[i] == ':') {
+            if (!digits(s, n, i + 1, 2, &sec))
+                return DZ_EINVAL;
+            i += 3;
+            if (i < n && s[i] == '.') {
+                i++;
+                size_t fd = 0;
+                while (i < n && s[i] >= '0' && s[i] <= '9') {
+                    if (fd < 6)
+                        usec = usec * 10 + (s[i] - '0');
+                    fd++;
+                    i++;
+                }
+                if (fd == 0)
+                    return DZ_EINVAL;
+                for (; fd < 6; fd++)
+                    usec *= 10;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 59)
+            return DZ_EINVAL;
+    }
+    int off = 0; /* minutes east of UTC */
+    if (i == 10 && i < n)
+        return DZ_EINVAL; /* a zone needs a time */
+    if (i < n && s[i] == ' ' && i + 1 < n &&
+        (s[i + 1] == 'U' || s[i + 1] == 'G' || s[i + 1] == 'Z' || s[i + 1] == '+' || s[i + 1] == '-'))
+        i++;
+    if (i < n) {
+        size_t rest = n - i;
+        if ((rest == 1 && (s[i] == 'Z' || s[i] == 'z')) ||
+            (rest == 3 && (memcmp(s + i, "UTC", 3) == 0 || memcmp(s + i, "GMT", 3) == 0))) {
+            i = n;
+        } else if (s[i] == '+' || s[i] == '-') {
+            int oh, om = 0;
+            int sign = s[i] == '-' ? -1 : 1;
+            if (!digits(s, n, i + 1, 2, &oh))
+                return DZ_EINVAL;
+            if (rest == 6 && s[i + 3] == ':') {
+                if (!digits(s, n, i + 4, 2, &om))
+                    return DZ_EINVAL;
+            } else if (rest == 5) {
+                if (!digits(s, n, i + 3, 2, &om))
+                    return DZ_EINVAL;
+            } else if (rest != 3) {
+                return DZ_EINVAL;
+            }
+            if (oh > 23 || om > 59)
+                return DZ_EINVAL;
+            off = sign * (oh * 60 + om);
+            i = n;
+        } else {
+            return DZ_EINVAL;
+        }
+    }
+    int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
+    return format_utc(t, usec, out, cap) ? DZ_OK : DZ_EINVAL;
+}
+
+/* ASCII labels of [a-z0-9_-], 1..63 bytes each, 253 in all. */
+static bool fqdn_labels_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 253)
+        return false;
+    size_t lab = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (lab == 0)
+                return false;
+            lab = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+            if (++lab > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return lab > 0;
+}
+
+/*
+ * FQDN: one final dot stripped, lower case; not an IP address. dzong is
+ * stricter than IntelMQ (which lets anything through): labels of letters,
+ * digits, '-' and '_', and an internationalised name becomes its A-labels
+ * (libidn2, UTS #46) so that it matches the constituency registry's form.
+ */
+static dz_code norm_fqdn(event *ev, const char *key, const char *s, size_t n, value *v, dz_err *e)
+{
+    const char *orig = s;
+    size_t on = n;
+    if (n && s[n - 1] == '.')
+        n--;
+    if (n == 0)
+        return bad_value(e, key, orig, on, "is not a domain name");
+    unsigned char a[16];
+    int af;
+    if (ip_parse(s, n, &af, a))
+        return bad_value(e, key, orig, on, "is an IP address, not a domain name");
+    bool ascii = true;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = (unsigned char)s[i] < 0x80;
+    if (ascii) {
+        char *d = value_reserve(ev, n);
+        if (!d)
+            return oom(e);
+        for (size_t i = 0; i < n; i++)
+            d[i] = lower(s[i]);
+        d[n] = '\0';
+        if (!fqdn_labels_ok(d, n))
+            return bad_value(e, key, orig, on, "is not a domain name");
+        *v = (value){.kind = EV_STRING, .s = d, .len = n};
+        return DZ_OK;
+    }
+    if (!utf8_ok(s, n, NULL) || n > 1024)
+        return bad_value(e, key, orig, on, "is not a domain name");
+    char buf[1025];
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *out = NULL;
+    int rc = idn2_to_ascii_8z(buf, &out, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc == IDN2_DISALLOWED)
+        rc = idn2_to_ascii_8z(buf, &out, IDN2_TRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc == IDN2_MALLOC)
+        return oom(e);
+    if (rc != IDN2_OK) {
+        free(out);
+        return bad_value(e, key, orig, on, "is not a valid internationalised domain name");
+    }
+    size_t l = strlen(out);
+    for (size_t i = 0; i < l; i++)
+        out[i] = lower(out[i]);
+    dz_code r = fqdn_labels_ok(out, l) ? put_text(ev, v, out, l, e) : bad_value(e, key, orig, on, "is not a domain name");
+    free(out);
+    return r;
+}
+
+/*
+ * URL: as IntelMQ's sanitize, "hxxp://" and "hxxps://" become http(s):// and
+ * a value without "scheme://" gets "http://" in front; then it needs a
+ * scheme ([a-z][a-z0-9+.-]*, lower-cased), "://" and a non-empty host (a
+ * port, when given, is 0..65535). No blanks or control characters; UTF-8
+ * (IRIs) passes. The rest is kept as it is (no case folding, no
+ * percent-encoding changes).
+ */
+static dz_code norm_url(event *ev, const char *key, const char *s, size_t n, value *v, dz_err *e)
+{
+    const char *orig = s;
+    size_t on = n;
+    if (n == 0 || !utf8_ok(s, n, NULL))
+        return bad_value(e, key, orig, on, "is not a URL");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return bad_value(e, key, orig, on, "is not a URL (blank or control character)");
+    char *d = value_reserve(ev, n + 7);
+    if (!d)
+        return oom(e);
+    size_t len = 0;
+    if (n >= 7 && strncasecmp(s, "hxxp://", 7) == 0) {
+        memcpy(d, "http://", 7);
+        len = 7;
+        s += 7;
+        n -= 7;
+    } else if (n >= 8 && strncasecmp(s, "hxxps://", 8) == 0) {
+        memcpy(d, "https://", 8);
+        len = 8;
+        s += 8;
+        n -= 8;
+    } else {
+        /* "scheme://" is where the first '/', '?' or '#' is the first slash of "://" */
+        size_t q = 0;
+        while (q < n && s[q] != '/' && s[q] != '?' && s[q] != '#')
+            q++;
+        const char *sep = q >= 1 && q + 1 < n && s[q] == '/' && s[q - 1] == ':' && s[q + 1] == '/' ? s + q - 1 : NULL;
+        bool scheme = sep && sep > s;
+        for (const char *p = s; scheme && p < sep; p++) {
+            char c = lower(*p);
+            scheme = (c >= 'a' && c <= 'z') || (p > s && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+        }
+        if (scheme) {
+            size_t sl = (size_t)(sep - s) + 3;
+            for (size_t i = 0; i < sl; i++)
+                d[i] = lower(s[i]);
+            len = sl;
+            s += sl;
+            n -= sl;
+        } else if (sep) {
+            return bad_value(e, key, orig, on, "is not a URL (bad scheme)");
+        } else {
+            memcpy(d, "http://", 7);
+            len = 7;
+        }
+    }
+    memcpy(d + len, s, n);
+    d[len + n] = '\0';
+    /* the authority: [userinfo@]host[:port], up to '/', '?' or '#' */
+    size_t alen = 0;
+    while (alen < n && s[alen] != '/' && s[alen] != '?' && s[alen] != '#')
+        alen++;
+    const char *host = s;
+    for (size_t i = 0; i < alen; i++)
+        if (s[i] == '@')
+            host = s + i + 1;
+    size_t hl = (size_t)(s + alen - host);
+    const char *port = NULL;
+    size_t portl = 0;
+    if (hl && host[0] == '[') {
+        const char *rb = memchr(host, ']', hl);
+        if (!rb || rb == host + 1)
+            return bad_value(e, key, orig, on, "is not a URL (bad host)");
+        if ((size_t)(rb - host) + 1 < hl) {
+            if (rb[1] != ':')
+                return bad_value(e, key, orig, on, "is not a URL (bad host)");
+            port = rb + 2;
+            portl = hl - (size_t)(rb - host) - 2;
+        }
+        hl = (size_t)(rb - host) + 1;
+    } else {
+        const char *colon = memchr(host, ':', hl);
+        if (colon) {
+            port = colon + 1;
+            portl = hl - (size_t)(colon - host) - 1;
+            hl = (size_t)(colon - host);
+        }
+    }
+    if (hl == 0)
+        return bad_value(e, key, orig, on, "is not a URL (no host)");
+    if (port) {
+        unsigned pv = 0;
+        for (size_t i = 0; i < portl; i++) {
+            if (port[i] < '0' || port[i] > '9' || pv > 65535)
+                return bad_value(e, key, orig, on, "is not a URL (bad port)");
+            pv = pv * 10 + (unsigned)(port[i] - '0');
+        }
+        if (pv > 65535)
+            return bad_value(e, key, orig, on, "is not a URL (bad port)");
+    }
+    *v = (value){.kind = EV_STRING, .s = d, .len = len + n};
+    return DZ_OK;
+}
+
+/* Base64: the standard alphabet, '=' padding, a multiple of 4 long (strict: no blanks or line breaks). */
+static bool base64_ok(const char *s, size_t n)
+{
+    if (n == 0 || n % 4)
+        return false;
+    size_t pad = 0;
+    if (s[n - 1] == '=')
+        pad = s[n - 2] == '=' ? 2 : 1;
+    for (size_t i = 0; i < n - pad; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static bool check_field(const harm_field *hf, const char *s, size_t n)
+{
+    switch ((field_check)hf->check) {
+    case CK_NONE:
+    case CK_PORT:
+        return true;
+    case CK_PRINTABLE:
+        for (size_t i = 0; i < n; i++)
+            if (s[i] < 0x20 || s[i] > 0x7e)
+                return false;
+        return true;
+    case CK_HASH:
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            if (!((c >= 'A' && c <= 'F') || (c >= '0' && c <= '9') || c == '.' || c == '/'))
+                return false;
+        }
+        return true;
+    case CK_UUID:
+        if (n != 36)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            char c = s[i];
+            if (i == 8 || i == 13 || i == 18 || i == 23) {
+                if (c != '-')
+                    return false;
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return true;
+}
+
+static const char *check_what(const harm_field *hf)
+{
+    switch ((field_check)hf->check) {
+    case CK_PRINTABLE:
+        return "has characters outside printable ASCII";
+    case CK_HASH:
+        return "is not a hash (A-F, 0-9, '.', '/')";
+    case CK_UUID:
+        return "is not a UUID";
+    default:
+        return "is not valid";
+    }
+}
+
+static dz_code check_int(const char *key, const harm_field *hf, harm_type t, int64_t i, dz_err *e)
+{
+    if (t == HT_ASN && (i < 1 || i > INT64_C(4294967295)))
+        return dz_fail(e, DZ_EINVAL, "%.100s: %lld is not an AS number (1..4294967295)", key, (long long)i);
+    if (hf && hf->check == CK_PORT && (i < 0 || i > 65535))
+        return dz_fail(e, DZ_EINVAL, "%.100s: %lld is not a port (0..65535)", key, (long long)i);
+    return DZ_OK;
+}
+
+static dz_code check_float(const char *key, harm_type t, double f, dz_err *e)
+{
+    if (!isfinite(f))
+        return dz_fail(e, DZ_EINVAL, "%.100s: not a finite number", key);
+    if (t == HT_ACCURACY && (f < 0 || f > 100))
+        return dz_fail(e, DZ_EINVAL, "%.100s: %g is not an accuracy (0..100)", key, f);
+    return DZ_OK;
+}
+
+/* The text of a value of type t (hf NULL for extra.*) into v. */
+static dz_code normalise(event *ev, const char *key, const harm_field *hf, harm_type t, const char *text, size_t n,
+                         value *v, dz_err *e)
+{
+    char buf[64]; /* the longest: a v6 network, 43 bytes; a time, 39 */
+    const char *s = text;
+    size_t chars = 0;
+
+    /*
+     * String, LowercaseString, UppercaseString and extra.* text: valid UTF-8
+     * without NUL, not empty (IntelMQ takes no empty values), kept as given
+     * (no trimming). Case folding is ASCII only: the fields that are folded
+     * (abuse contacts, hashes, UUIDs, protocol names) are ASCII in practice.
+     */
+    if (t == HT_STRING || t == HT_LOWER || t == HT_UPPER || t == HT_JSON) {
+        if (n == 0)
+            return dz_fail(e, DZ_EINVAL, "%.100s: empty value", key);
+        if (!utf8_ok(s, n, &chars))
+            return bad_value(e, key, s, n, memchr(s, '\0', n) ? "contains NUL" : "is not valid UTF-8");
+        if (hf && hf->maxlen && chars > hf->maxlen)
+            return dz_fail(e, DZ_EINVAL, "%.100s: longer than %u characters", key, hf->maxlen);
+        char *d = value_reserve(ev, n);
+        if (!d)
+            return oom(e);
+        if (t == HT_LOWER)
+            for (size_t i = 0; i < n; i++)
+                d[i] = lower(s[i]);
+        else if (t == HT_UPPER)
+            for (size_t i = 0; i < n; i++)
+                d[i] = upper(s[i]);
+        else
+            memcpy(d, s, n);
+        d[n] = '\0';
+        if (hf && !check_field(hf, d, n))
+            return bad_value(e, key, s, n, check_what(hf));
+        *v = (value){.kind = EV_STRING, .s = d, .len = n};
+        return DZ_OK;
+    }
+
+    trim(&s, &n);
+    if (n == 0)
+        return dz_fail(e, DZ_EINVAL, "%.100s: empty value", key);
+    if (memchr(s, '\0', n))
+        return bad_value(e, key, s, n, "contains NUL");
+
+    switch (t) {
+    case HT_INT:
+    case HT_ASN: {
+        int64_t i;
+        const char *p = s;
+        size_t pn = n;
+        if (t == HT_ASN && pn > 2 && (p[0] == 'A' || p[0] == 'a') && (p[1] == 'S' || p[1] == 's')) {
+            p += 2;
+            pn -= 2;
+            trim(&p, &pn);
+        }
+        if (!parse_int(p, pn, &i))
+            return bad_value(e, key, s, n, t == HT_ASN ? "is not an AS number" : "is not an integer");
+        dz_code rc = check_int(key, hf, t, i, e);
+        if (rc)
+            return rc;
+        *v = (value){.kind = EV_INT, .i = i};
+        return DZ_OK;
+    }
+    case HT_FLOAT:
+    case HT_ACCURACY: {
+        double f;
+        if (!parse_float(s, n, &f))
+            return bad_value(e, key, s, n, "is not a number");
+        dz_code rc = check_float(key, t, f, e);
+        if (rc)
+            return rc;
+        *v = (value){.kind = EV_FLOAT, .f = f};
+        return DZ_OK;
+    }
+    case HT_BOOL:
+        if ((n == 4 && strncasecmp(s, "true", 4) == 0) || (n == 1 && s[0] == '1')) {
+            *v = (value){.kind = EV_BOOL, .b = true};
+            return DZ_OK;
+        }
+        if ((n == 5 && strncasecmp(s, "false", 5) == 0) || (n == 1 && s[0] == '0')) {
+            *v = (value){.kind = EV_BOOL, .b = false};
+            return DZ_OK;
+        }
+        return bad_value(e, key, s, n, "is not a boolean (true, false)");
+    case HT_IP:
+        if (norm_ip(s, n, buf))
+            return bad_value(e, key, s, n, "is not an IP address");
+        return put_text(ev, v, buf, strlen(buf), e);
+    case HT_NETWORK:
+        if (norm_network(s, n, buf))
+            return bad_value(e, key, s, n, "is not an IP network");
+        return put_text(ev, v, buf, strlen(buf), e);
+    case HT_DATETIME:
+        if (norm_datetime(s, n, buf, sizeof buf))
+            return bad_value(e, key, s, n, "is not a date and time (ISO 8601)");
+        return put_text(ev, v, buf, strlen(buf), e);
+    case HT_FQDN:
+        return norm_fqdn(ev, key, s, n, v, e);
+    case HT_URL:
+        return norm_url(ev, key, s, n, v, e);
+    case HT_BASE64:
+        if (!base64_ok(s, n))
+            return bad_value(e, key, s, n, "is not Base64");
+        return put_text(ev, v, s, n, e);
+    case HT_COUNTRY: {
+        if (n != 2)
+            return bad_value(e, key, s, n, "is not a two-letter country code");
+        for (size_t i = 0; i < 2; i++) {
+            char c = upper(s[i]);
+            if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+                return bad_value(e, key, s, n, "is not a two-letter country code");
+            buf[i] = c;
+        }
+        return put_text(ev, v, buf, 2, e);
+    }
+    case HT_REGISTRY: {
+        static const char *const rirs[] = {"AFRINIC", "APNIC", "ARIN", "LACNIC", "RIPE"};
+        if (!cstr(s, n, buf, sizeof buf))
+            return bad_value(e, key, s, n, "is not a registry (AFRINIC, APNIC, ARIN, LACNIC, RIPE)");
+        for (size_t i = 0; i < n; i++)
+            buf[i] = upper(buf[i]);
+        if (strcmp(buf, "RIPE-NCC") == 0 || strcmp(buf, "RIPE NCC") == 0 || strcmp(buf, "RIPENCC") == 0)
+            buf[4] = '\0';
+        for (size_t i = 0; i < 5; i++)
+            if (strcmp(buf, rirs[i]) == 0)
+                return put_text(ev, v, rirs[i], strlen(rirs[i]), e);
+        return bad_value(e, key, s, n, "is not a registry (AFRINIC, APNIC, ARIN, LACNIC, RIPE)");
+    }
+    case HT_TLP: {
+        tlp_level l;
+        dz_err ign;
+        if (!cstr(s, n, buf, sizeof buf) || tlp_parse(buf, &l, &ign))
+            return bad_value(e, key, s, n, "is not a TLP (CLEAR, GREEN, AMBER, AMBER+STRICT, RED)");
+        const char *nm = tlp_name(l);
+        return put_text(ev, v, nm, strlen(nm), e);
+    }
+    case HT_TAXONOMY: {
+        const char *canon;
+        dz_err ign;
+        if (!cstr(s, n, buf, sizeof buf) || rsit_taxonomy_resolve(buf, &canon, &ign))
+            return bad_value(e, key, s, n, "is not an RSIT taxonomy");
+        return put_text(ev, v, canon, strlen(canon), e);
+    }
+    case HT_TYPE: {
+        rsit_class c;
+        dz_err ign;
+        if (!cstr(s, n, buf, sizeof buf) || rsit_resolve(NULL, buf, &c, &ign))
+            return bad_value(e, key, s, n, "is not a classification type");
+        return put_text(ev, v, c.type, strlen(c.type), e);
+    }
+    default:
+        return dz_fail(e, DZ_EINTERNAL, "%.100s: unhandled type %d", key, (int)t);
+    }
+}
+
+/* Resolves key: its table entry (NULL for extra.*) and type. */
+static dz_code resolve(const char *key, const harm_field **hf, harm_type *t, dz_err *e)
+{
+    if (!key)
+        return dz_fail(e, DZ_EINVAL, "event: no key");
+    *hf = harm_lookup(key);
+    if (*hf) {
+        *t = (harm_type)(*hf)->type;
+        if (*t == HT_JSON && strcmp(key, "extra") == 0)
+            return dz_fail(e, DZ_EINVAL, "extra: set extra.<name> keys, not extra itself");
+        return DZ_OK;
+    }
+    return harmonization_type(key, t, e);
+}
+
+dz_code event_set(event *ev, const char *key, const char *text, size_t len, dz_err *e)
+{
+    const harm_field *hf;
+    harm_type t;
+    dz_code rc = resolve(key, &hf, &t, e);
+    if (rc)
+        return rc;
+    if (!text && len)
+        return dz_fail(e, DZ_EINVAL, "%.100s: no value", key);
+    if (!text)
+        text = "";
+    value v;
+    rc = normalise(ev, key, hf, t, text, len, &v, e);
+    if (rc)
+        return rc;
+    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+}
+
+/* Shortest "%.*g" that reads back as d; ".0" added to an integral value (as Python writes floats). */
+static size_t format_double(double d, char *buf, size_t cap)
+{
+    if (d == floor(d) && fabs(d) < 1e15 && !(d == 0 && signbit(d))) { /* integral: "10.0" */
+        int l = snprintf(buf, cap, "%lld.0", (long long)d);
+        return (size_t)l;
+    }
+    for (int p = 15; p <= 17; p++) {
+        snprintf(buf, cap, "%.*g", p, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    size_t l = strlen(buf);
+    if (!strpbrk(buf, ".eEni") && l + 2 < cap) {
+        memcpy(buf + l, ".0", 3);
+        l += 2;
+    }
+    return l;
+}
+
+dz_code event_set_int(event *ev, const char *key, int64_t i, dz_err *e)
+{
+    const harm_field *hf;
+    harm_type t;
+    dz_code rc = resolve(key, &hf, &t, e);
+    if (rc)
+        return rc;
+    value v = {0};
+    char buf[64];
+    switch (t) {
+    case HT_JSON:
+    case HT_INT:
+    case HT_ASN:
+        if ((rc = check_int(key, hf, t, i, e)))
+            return rc;
+        v.kind = EV_INT;
+        v.i = i;
+        break;
+    case HT_FLOAT:
+    case HT_ACCURACY:
+        if ((rc = check_float(key, t, (double)i, e)))
+            return rc;
+        v.kind = EV_FLOAT;
+        v.f = (double)i;
+        break;
+    case HT_BOOL:
+        if (i != 0 && i != 1)
+            return dz_fail(e, DZ_EINVAL, "%.100s: %lld is not a boolean (0, 1)", key, (long long)i);
+        v.kind = EV_BOOL;
+        v.b = i == 1;
+        break;
+    case HT_DATETIME: /* seconds since the epoch */
+        if (i < INT64_C(-62135596800) || i > INT64_C(253402300799) || !format_utc(i, 0, buf, sizeof buf))
+            return dz_fail(e, DZ_EINVAL, "%.100s: %lld is out of range for a time", key, (long long)i);
+        if ((rc = put_text(ev, &v, buf, strlen(buf), e)))
+            return rc;
+        break;
+    default: /* a text type: its decimal text, checked as text */
+        snprintf(buf, sizeof buf, "%lld", (long long)i);
+        return event_set(ev, key, buf, strlen(buf), e);
+    }
+    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+}
+
+dz_code event_set_float(event *ev, const char *key, double f, dz_err *e)
+{
+    const harm_field *hf;
+    harm_type t;
+    dz_code rc = resolve(key, &hf, &t, e);
+    if (rc)
+        return rc;
+    if (!isfinite(f))
+        return dz_fail(e, DZ_EINVAL, "%.100s: not a finite number", key);
+    value v = {0};
+    char buf[64];
+    switch (t) {
+    case HT_JSON:
+    case HT_FLOAT:
+    case HT_ACCURACY:
+        if ((rc = check_float(key, t, f, e)))
+            return rc;
+        v.kind = EV_FLOAT;
+        v.f = f;
+        break;
+    case HT_INT:
+    case HT_ASN:
+    case HT_BOOL:
+        if (f != floor(f) || f < -9.2e18 || f > 9.2e18)
+            return dz_fail(e, DZ_EINVAL, "%.100s: %.17g is not an integer", key, f);
+        return event_set_int(ev, key, (int64_t)f, e);
+    case HT_DATETIME: {
+        if (f < -62135596800.0 || f >= 253402300800.0)
+            return dz_fail(e, DZ_EINVAL, "%.100s: %.17g is out of range for a time", key, f);
+        double whole = floor(f);
+        int usec = (int)((f - whole) * 1e6 + 0.5);
+        int64_t secs = (int64_t)whole;
+        if (usec >= 1000000) {
+            usec -= 1000000;
+            secs++;
+        }
+        if (!format_utc(secs, usec, buf, sizeof buf))
+            return dz_fail(e, DZ_EINVAL, "%.100s: %.17g is out of range for a time", key, f);
+        if ((rc = put_text(ev, &v, buf, strlen(buf), e)))
+            return rc;
+        break;
+    }
+    default: {
+        size_t l = format_double(f, buf, sizeof buf);
+        return event_set(ev, key, buf, l, e);
+    }
+    }
+    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+}
+
+dz_code event_set_bool(event *ev, const char *key, bool b, dz_err *e)
+{
+    const harm_field *hf;
+    harm_type t;
+    dz_code rc = resolve(key, &hf, &t, e);
+    if (rc)
+        return rc;
+    if (t != HT_BOOL && t != HT_JSON)
+        return dz_fail(e, DZ_EINVAL, "%.100s: expects %s, not a boolean", key, type_names[t]);
+    value v = {.kind = EV_BOOL, .b = b};
+    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------------- */
+
+/* Output gathered in a local chunk and handed to the strbuf in few appends. */
+typedef struct jw {
+    strbuf *out;
+    size_t n;
+    char buf[4096];
+} jw;
+
+static void jw_flush(jw *w)
+{
+    if (w->n)
+        strbuf_append(w->out, w->buf, w->n);
+    w->n = 0;
+}
+
+static void jw_put(jw *w, const char *s, size_t n)
+{
+    if (w->n + n > sizeof w->buf) {
+        jw_flush(w);
+        if (n > sizeof w->buf) {
+            strbuf_append(w->out, s, n);
+            return;
+        }
+    }
+    memcpy(w->buf + w->n, s, n);
+    w->n += n;
+}
+
+/* 1 for the bytes JSON needs escaped: controls, '"' and '\\'. */
+static const unsigned char json_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+/* True when none of the 8 bytes needs escaping (exact "has a byte less than / equal to" bit tricks). */
+static inline bool word_clean(uint64_t x)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t lt = (x - ones * 0x20) & ~x & highs;
+    uint64_t q = x ^ (ones * '"');
+    q = (q - ones) & ~q & highs;
+    uint64_t b = x ^ (ones * '\\');
+    b = (b - ones) & ~b & highs;
+    return !(lt | q | b);
+}
+
+static void json_string(jw *w, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    jw_put(w, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((i & 7) == 0) {
+            while (i + 8 <= n) { /* skip clean words */
+                uint64_t x;
+                memcpy(&x, s + i, 8);
+                if (!word_clean(x))
+                    break;
+                i += 8;
+            }
+            if (i >= n)
+                break;
+        }
+        unsigned char c = (unsigned char)s[i];
+        if (!json_esc[c])
+            continue;
+        if (i > run)
+            jw_put(w, s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t el = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            el = 6;
+        }
+        jw_put(w, esc, el);
+    }
+    if (n > run)
+        jw_put(w, s + run, n - run);
+    jw_put(w, "\"", 1);
+}
+
+static void json_int(jw *w, int64_t v)
+{
+    char buf[24];
+    char *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    jw_put(w, p, (size_t)(buf + sizeof buf - p));
+}
+
+void event_write_json(const event *ev, strbuf *out)
+{
+    sort_fields(ev);
+    jw w;
+    w.out = out;
+    w.n = 0;
+    jw_put(&w, "{", 1);
+    for (size_t i = 0; i < ev->n; i++) {
+        const event_field *f = &ev->f[i];
+        if (i)
+            jw_put(&w, ",", 1);
+        json_string(&w, f->key, strlen(f->key));
+        jw_put(&w, ":", 1);
+        switch (f->kind) {
+        case EV_STRING:
+            json_string(&w, f->s, f->len);
+            break;
+        case EV_INT:
+            json_int(&w, f->i);
+            break;
+        case EV_FLOAT: {
+            char buf[40];
+            size_t l = format_double(f->f, buf, sizeof buf);
+            jw_put(&w, buf, l);
+            break;
+        }
+        case EV_BOOL:
+            if (f->b)
+                jw_put(&w, "true", 4);
+            else
+                jw_put(&w, "false", 5);
+            break;
+        }
+    }
+    jw_put(&w, "}", 1);
+    jw_flush(&w);
+}
