@@ -61,8 +61,9 @@ static int on_event(void *arg, const event *ev, uint64_t line)
     return 0;
 }
 
-static void on_error(void *arg, uint64_t line, const char *reason)
+static void on_error(void *arg, uint64_t line, const char *reason, const char *raw, size_t raw_len)
 {
+    (void)raw, (void)raw_len;
     parse_ctx *c = arg;
     c->refused++;
     fprintf(stderr, "%s:%llu: %s\n", c->file, (unsigned long long)line, reason);

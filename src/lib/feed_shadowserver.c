@@ -834,6 +834,8 @@ typedef struct parser {
     const feed_options *opt;
     feed_event_fn on_event;
     feed_error_fn on_error;
+    const char *row_raw; /* the current row's bytes, for refuse() */
+    size_t row_raw_len;
     void *arg;
     event *ev, *probe;
     char observation[40];
@@ -1169,10 +1171,11 @@ static dz_code set_const(parser *p, const ss_const *c, dz_err *e)
     return event_set_bool(p->ev, c->key, json_is_true(v), e);
 }
 
+/* The row being read, for the quarantine: its bytes (NULL outside a row). */
 static void refuse(parser *p, uint64_t line, const char *reason)
 {
     if (p->on_error)
-        p->on_error(p->arg, line, reason);
+        p->on_error(p->arg, line, reason, p->row_raw, p->row_raw_len);
 }
 
 static bool ignored_value(const char *s, size_t len)
@@ -1492,7 +1495,10 @@ static dz_code parse_csv(parser *p, csv_read_fn read, void *read_arg, dz_err *e)
             raw = p->raw.buf;
             raw_len = p->raw.len;
         }
+        p->row_raw = rec.raw;
+        p->row_raw_len = rec.raw_len;
         rc = do_row(p, &rw, rec.line, raw, raw_len);
+        p->row_raw = NULL;
         if (rc != DZ_OK) {
             rc = dz_fail(e, rc, "out of memory");
             break;
@@ -1618,7 +1624,10 @@ static dz_code json_object_row(parser *p, json_t *obj, uint64_t line, dz_err *e)
         raw_len = strlen(dump);
     }
     row rw = {cells, clens, n};
+    p->row_raw = raw;
+    p->row_raw_len = raw_len;
     rc = do_row(p, &rw, line, raw, raw_len);
+    p->row_raw = NULL;
     free(dump);
     if (rc != DZ_OK)
         rc = dz_fail(e, rc, "out of memory");
@@ -1842,4 +1851,12 @@ out:
     free(p);
     free(pr);
     return rc;
+}
+
+dz_code feed_shadowserver_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                                feed_error_fn on_error, void *arg, dz_err *e)
+{
+    if (!opt || !opt->schema)
+        return dz_fail(e, DZ_EINVAL, "shadowserver: no schema loaded");
+    return shadowserver_parse(opt->schema, opt, read, read_arg, on_event, on_error, arg, e);
 }

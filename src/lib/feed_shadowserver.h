@@ -24,6 +24,7 @@
 #include "lib/csv.h"
 #include "lib/dz_err.h"
 #include "lib/event.h"
+#include "lib/feed.h"
 
 typedef struct shadowserver_schema shadowserver_schema;
 
@@ -34,19 +35,6 @@ void shadowserver_schema_free(shadowserver_schema *s);
  * report name that appears as a whole dash-separated part sequence. NULL when none. */
 const char *shadowserver_report_of_file(const shadowserver_schema *s, const char *file_name);
 bool shadowserver_has_report(const shadowserver_schema *s, const char *report);
-
-typedef struct feed_options {
-    const char *report;           /* report type, or NULL: from file_name */
-    const char *file_name;        /* the report's file name (for the type, and extra.file_name in raw mode) */
-    const char *feed_name;        /* overrides the report's feed.name */
-    const char *observation_time; /* time.observation for every event (ISO 8601); NULL: now */
-    bool raw;                     /* add "raw": base64 of the header line and the row, as IntelMQ does */
-} feed_options;
-
-/* Called for each event, in row order; a non-zero return stops parsing (DZ_OK is still returned). */
-typedef int (*feed_event_fn)(void *arg, const event *ev, uint64_t line);
-/* Called for each row that could not be turned into an event. */
-typedef void (*feed_error_fn)(void *arg, uint64_t line, const char *reason);
 
 /*
  * Reads a whole report through read/read_arg (CSV, or JSON when the file

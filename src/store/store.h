@@ -22,6 +22,7 @@
 #include "lib/request_decode.h"
 #include "lib/constituent.h"
 #include "lib/registry.h"
+#include "lib/pipeline.h"
 
 typedef struct store store;
 
@@ -29,6 +30,7 @@ typedef struct store_settings {
     char id_prefix[17];   /* BTCIRT */
     due_policy due;
     sector_list sectors;  /* the registry's sectors (dzong.conf `sectors`) */
+    int64_t dedup_window_s; /* feed events: the dedup window (dzong.conf `dedup_window`); 0: 24 h */
 } store_settings;
 
 /* settings->sectors empty: the default sectors. */
@@ -127,6 +129,101 @@ dz_code store_lookup(store *s, int64_t only_org, const char *kind, const char *v
 void store_registry_changed(store *s);
 const registry_index *store_registry_enter(store *s, registry_ticket *t);
 void store_registry_leave(store *s, registry_ticket t);
+
+/* ---- feed events (store_events.c) ---- */
+/*
+ * An ingest is one input going through the pipeline: a file, a spool file,
+ * a download, or a POST's batch. Its key says which input it is (a file's
+ * content fingerprint, "batch:<org>:<id>"), so the same input is never
+ * taken twice: a finished one is reported as done, an interrupted one is
+ * resumed from its checkpoint (the last position whose events and refused
+ * rows are committed, in the same transaction as they were). A node holds
+ * an ingest by a lease that every commit renews; another node may take it
+ * over only when the lease has run out.
+ */
+typedef enum {
+    INGEST_NEW = 0,  /* claimed, start from the beginning */
+    INGEST_RESUME,   /* claimed, skip every position <= lines_done */
+    INGEST_DONE,     /* finished before: nothing to do */
+    INGEST_BUSY,     /* another node holds a live lease (holder says who) */
+} ingest_claim_state;
+
+typedef struct ingest_claim {
+    const char *kind;        /* "file", "spool", "fetch" or "api" */
+    const char *source;      /* what a person recognises: a path, a URL, a batch id */
+    const char *key;         /* the input's identity, unique */
+    const char *feed;        /* the parser's name */
+    const char *report;      /* may be NULL */
+    const char *node;        /* who takes it: "host:pid" */
+    int64_t org_id;          /* the organisation that sent it (API), 0 none */
+    int lease_s;             /* 0: 120 */
+    const char *take_over;   /* take it even with a live lease when this is the holder (a dead local process) */
+} ingest_claim;
+
+typedef struct ingest_state {
+    int64_t id;
+    ingest_claim_state state;
+    uint64_t lines_done;
+    int64_t events, duplicates, quarantined;   /* committed so far (DONE: the totals) */
+    char holder[64];                           /* BUSY: the holding node */
+    char status[16];                           /* "running", "done", "failed" */
+} ingest_state;
+
+dz_code store_ingest_claim(store *s, const ingest_claim *c, ingest_state *out, dz_err *e);
+
+typedef struct store_batch_result {
+    int64_t stored, duplicates, quarantined;
+} store_batch_result;
+/*
+ * One transaction: each event whose dedup hash was first seen less than
+ * the dedup window ago (by this or an earlier batch, any node) is counted
+ * as a duplicate and not stored; the others are stored and their hashes
+ * remembered; refused rows go to the quarantine; daily counts grow; the
+ * ingest's checkpoint moves to b->checkpoint and its lease is renewed.
+ * DZ_ECONFLICT, writing nothing, when node no longer holds the ingest.
+ * Events with a constituent are stored as not yet notified.
+ */
+dz_code store_events_commit(store *s, int64_t ingest_id, const char *node, const event_batch *b,
+                            store_batch_result *out, dz_err *e);
+/* Ends an ingest: error NULL for "done", else "failed" with the reason (a failed one may be claimed again). */
+dz_code store_ingest_finish(store *s, int64_t ingest_id, const char *node, const char *error, dz_err *e);
+/* Renews the lease while a long stretch of input gives no batch to commit. */
+dz_code store_ingest_renew(store *s, int64_t ingest_id, const char *node, dz_err *e);
+
+typedef struct event_filter {
+    const char *constituent;     /* short name */
+    int64_t from, to;            /* time.source in [from, to); 0: open */
+    const char *taxonomy, *type, *feed;
+    const char *ip;              /* source.ip: an address or a network (CIDR) */
+    int64_t ingest_id;           /* 0: any */
+    const char *cursor;          /* the previous page's next_cursor */
+    int limit;                   /* 1..1000, default 100 */
+} event_filter;
+/*
+ * out: {"items": [{"id", "stored_at", "constituent": short name|null,
+ * "ingest_id", "event": {...IntelMQ fields...}}], newest first,
+ * "next_cursor"}. only_org != 0: that organisation's events only. A bad ip
+ * or cursor is DZ_EINVAL.
+ */
+dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json_t **out, dz_err *e);
+dz_code store_event_get(store *s, int64_t only_org, int64_t id, json_t **out, dz_err *e);
+/*
+ * Counts for the dashboard over stored days [from_day, to_day] ("YYYY-MM-DD",
+ * NULL: open): {"total", "by_day": [{"day","count"}], "by_type":
+ * [{"taxonomy","type","count"}], "by_feed": [{"feed","count"}], "by_sector":
+ * [{"sector","count"}] (unmatched events under sector null),
+ * "by_constituent": [{"constituent","count"}] (top 20)}.
+ */
+dz_code store_event_stats(store *s, int64_t only_org, const char *from_day, const char *to_day, json_t **out,
+                          dz_err *e);
+/* Ingests newest first: {"items": [{"id","kind","source","feed","report","status","node","lines_done",
+ * "events","duplicates","quarantined","started_at","updated_at","finished_at","error"}], "next_cursor"}. */
+dz_code store_ingest_list(store *s, const char *cursor, int limit, json_t **out, dz_err *e);
+dz_code store_ingest_get(store *s, int64_t id, json_t **out, dz_err *e);
+/* Refused rows of an ingest (0: all), in order: {"items": [{"id","ingest_id","line","reason","raw"}], "next_cursor"}. */
+dz_code store_quarantine_list(store *s, int64_t ingest_id, const char *cursor, int limit, json_t **out, dz_err *e);
+/* Forgets dedup hashes older than the window (a scheduled job); *purged: how many. */
+dz_code store_dedup_purge(store *s, int64_t *purged, dz_err *e);
 
 /* ---- users, tokens, sessions ---- */
 typedef struct user_record {

@@ -95,9 +95,10 @@ static int on_event(void *arg, const event *ev, uint64_t line)
     return 0;
 }
 
-static void on_error(void *arg, uint64_t line, const char *reason)
+static void on_error(void *arg, uint64_t line, const char *reason, const char *raw, size_t raw_len)
 {
     (void)arg;
+    CHECK(raw || raw_len == 0);
     CHECK(line >= 1);
     CHECK(reason && reason[0]);
 }

@@ -64,8 +64,9 @@ static int collect_event(void *arg, const event *ev, uint64_t line)
     return 0;
 }
 
-static void collect_error(void *arg, uint64_t line, const char *reason)
+static void collect_error(void *arg, uint64_t line, const char *reason, const char *raw, size_t raw_len)
 {
+    assert_true(raw || raw_len == 0);
     collected *c = arg;
     strbuf_printf(&c->errors, "%llu: %s\n", (unsigned long long)line, reason);
     c->nerr++;

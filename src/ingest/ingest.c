@@ -1,0 +1,2 @@
+/* ingest.c (in progress) */
+#include "ingest/ingest.h"

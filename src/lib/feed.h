@@ -1,0 +1,99 @@
+/*
+ * feed: what every feed parser shares, and the table of parsers.
+ *
+ * A parser reads one input (a report file, a request body, a download)
+ * through a csv_read_fn, so nothing is ever held whole, and hands each
+ * harmonized event to on_event and each row it cannot use to on_error,
+ * in input order. Every event and every refused row carries its position
+ * ("line"): the physical line where its row starts (for JSON arrays and
+ * JSON lines, the line of the element). Positions never decrease, and the
+ * same input always gives the same positions: the ingest pipeline resumes
+ * an interrupted file from the last position it committed. Several events
+ * may share a position (one row, several events); they come together.
+ *
+ * Parsers keep going after a bad row; they fail (DZ_EINVAL/DZ_EIO) only when
+ * the input cannot be read as that feed at all (not CSV, unknown report
+ * type, a mapping that names no column of the header, ...), and then say why.
+ */
+#ifndef DZ_FEED_H
+#define DZ_FEED_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/csv.h"
+#include "lib/dz_err.h"
+#include "lib/event.h"
+
+struct shadowserver_schema;
+struct csv_mapping;
+
+typedef struct feed_options {
+    const char *report;           /* Shadowserver: the report type, or NULL: from file_name */
+    const char *file_name;        /* the input's file name (report type; extra.file_name in raw mode) */
+    const char *feed_name;        /* feed.name of every event, overriding the parser's default */
+    const char *observation_time; /* time.observation of every event (ISO 8601); NULL: now */
+    bool raw;                     /* add "raw": base64 of the input's bytes for the row, as IntelMQ does */
+    const struct shadowserver_schema *schema; /* Shadowserver: the schema (required) */
+    const struct csv_mapping *mapping;        /* generic CSV: the column mapping (required) */
+} feed_options;
+
+/* Called for each event, in input order; a non-zero return stops parsing (DZ_OK is still returned). */
+typedef int (*feed_event_fn)(void *arg, const event *ev, uint64_t line);
+/* Called for each row that gives no event: its position, why, and its bytes as read (raw may be NULL). */
+typedef void (*feed_error_fn)(void *arg, uint64_t line, const char *reason, const char *raw, size_t raw_len);
+
+typedef dz_code (*feed_parse_fn)(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                                 feed_error_fn on_error, void *arg, dz_err *e);
+
+typedef struct feed_parser {
+    const char *name;     /* --feed NAME: "shadowserver", "feodo", ... */
+    const char *summary;  /* one line for `dzong parse --help` and docs */
+    feed_parse_fn parse;
+} feed_parser;
+
+/* NULL when unknown. */
+const feed_parser *feed_parser_find(const char *name);
+/* The parsers in table order; NULL past the end. */
+const feed_parser *feed_parser_at(size_t i);
+
+/* Helpers for parsers. */
+/* DZ_EINVAL when opt->observation_time is given and is not an ISO 8601 time (checked once, up front). */
+dz_code feed_check_options(const feed_options *opt, dz_err *e);
+/* The current time as event text ("2026-11-23T07:00:00+00:00"): take it once per parse. */
+void feed_now_text(char out[32]);
+/*
+ * Sets the fields every event of a feed carries: feed.name (opt->feed_name,
+ * else default_name), feed.provider (when not NULL), and time.observation
+ * (opt->observation_time, else now_text).
+ */
+dz_code feed_set_common(event *ev, const feed_options *opt, const char *default_name, const char *provider,
+                        const char *now_text, dz_err *e);
+
+/* The parsers (one file each; feed.c's table names them). */
+dz_code feed_shadowserver_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                                feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_feodo_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                         feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_urlhaus_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                           feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_spamhaus_drop_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                                 feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_blocklist_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                             feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_csv_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                       feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_intelmq_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                           feed_error_fn on_error, void *arg, dz_err *e);
+dz_code feed_suricata_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
+                            feed_error_fn on_error, void *arg, dz_err *e);
+
+/*
+ * The generic CSV parser's column mapping (feed_csv.c), a JSON document;
+ * docs/feeds.md has its format. Loading checks every key and conversion and
+ * names what is wrong.
+ */
+typedef struct csv_mapping csv_mapping;
+dz_code csv_mapping_load(const char *json, size_t len, csv_mapping **out, dz_err *e);
+void csv_mapping_free(csv_mapping *m);
+
+#endif

@@ -1,0 +1,2 @@
+/* pipeline.c (in progress) */
+#include "lib/pipeline.h"
