@@ -1175,7 +1175,7 @@ static dz_code set_const(parser *p, const ss_const *c, dz_err *e)
 static void refuse(parser *p, uint64_t line, const char *reason)
 {
     if (p->on_error)
-        p->on_error(p->arg, line, reason, p->row_raw, p->row_raw_len);
+        p->on_error(p->arg, line, reason, p->row_raw, p->row_raw ? p->row_raw_len : 0);
 }
 
 static bool ignored_value(const char *s, size_t len)
