@@ -1,0 +1,2 @@
+/* cmd_ingest.c (in progress) */
+#include "cli/cli.h"

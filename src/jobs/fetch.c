@@ -1,0 +1,2 @@
+/* fetch.c (in progress) */
+#include "jobs/scheduler.h"

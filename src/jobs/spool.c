@@ -1,0 +1,2 @@
+/* spool.c (in progress) */
+#include "jobs/scheduler.h"

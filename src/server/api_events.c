@@ -1,0 +1,2 @@
+/* api_events.c (in progress) */
+#include "server/api.h"

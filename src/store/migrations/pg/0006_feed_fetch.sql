@@ -1,0 +1,2 @@
+-- Scheduled feed downloads (issue 5): placeholder
+SELECT 1;

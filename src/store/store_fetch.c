@@ -1,0 +1,2 @@
+/* store_fetch.c (in progress) */
+#include "store/store_internal.h"
