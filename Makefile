@@ -6,7 +6,8 @@ DATA  ?= ./dzong-data
 
 # Debian 12 packages: to build and run; to test besides.
 PKGS_BUILD := gcc meson ninja-build pkg-config python3 libmicrohttpd-dev libjansson-dev \
-              libsqlite3-dev libpq-dev libsodium-dev libcmocka-dev libidn2-dev
+              libsqlite3-dev libpq-dev libsodium-dev libcmocka-dev libidn2-dev \
+              libcurl4-openssl-dev
 PKGS_TEST  := clang libclang-rt-14-dev sqlite3 chromium postgresql
 
 .PHONY: run test deps deps-test build build-asan build-fuzz unit bench clean
@@ -60,6 +61,7 @@ bench:
 	bench/incidents.sh build-bench/dzong
 	build-bench/bench/netindex_bench
 	build-bench/bench/registry_bench
+	build-bench/bench/pipeline_bench
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench

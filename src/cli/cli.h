@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include "lib/dz_err.h"
+#include "jobs/fetch.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -13,6 +14,17 @@ typedef struct dz_config {
     char access_log[PATH_MAX]; /* "-" = stdout, "" = none */
     store_settings store;
     server_config server;
+    char dedup_fields[512];    /* dzong.conf dedup_fields: the keys the feed dedup hash covers ("" = default) */
+    /* feed inputs of `dzong serve` (jobs/spool.h, jobs/fetch.h) */
+    char spool_dir[PATH_MAX];           /* spool_dir; default DATA/spool */
+    int spool_interval;                 /* spool_interval, seconds between scans; default 5 */
+    char spool_mapping[PATH_MAX];       /* spool_mapping: the column mapping of SPOOL/csv/ ("" none) */
+    char shadowserver_schema[PATH_MAX]; /* shadowserver_schema: a schema file instead of the built-in one */
+    bool fetch_allow_http;              /* fetch_allow_http: plain http:// downloads to any host */
+    fetch_def fetches[FETCH_MAX];       /* the `fetch` lines, in order */
+    size_t n_fetches;
+    char conf_path[PATH_MAX + 16];      /* the dzong.conf read (messages name it) */
+    int dedup_fields_line;              /* its line of dzong.conf, 0: not there */
 } dz_config;
 
 /* Global options every command takes; parsed out of argv before the command's own. */
@@ -44,6 +56,8 @@ int cmd_jobs(const dz_config *cfg, int argc, char **argv);
 int cmd_db(const dz_config *cfg, int argc, char **argv);
 /* `dzong parse --feed shadowserver ...` (cmd_parse.c): needs no configuration. */
 int cmd_parse(int argc, char **argv);
+/* `dzong ingest --feed F ... FILE...` (cmd_ingest.c): the whole feed pipeline into the store. */
+int cmd_ingest(const dz_config *cfg, int argc, char **argv);
 
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);

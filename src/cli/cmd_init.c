@@ -1,5 +1,6 @@
 /* cmd_init.c: `dzong init` and `dzong migrate`. */
 #include "cli/cli.h"
+#include "jobs/spool.h"
 #include "lib/credentials.h"
 
 #include <errno.h>
@@ -10,7 +11,8 @@
 
 static const char init_usage[] =
     "usage: dzong init [--demo] [--prefix PREFIX] [--admin NAME]\n"
-    "Creates the data directory (mode 0700) with dzong.conf and the database, applies migrations,\n"
+    "Creates the data directory (mode 0700) with dzong.conf, the spool directory (one subdirectory\n"
+    "per feed) and the database, applies migrations,\n"
     "and creates an admin user whose generated password is printed once. With --demo, also loads\n"
     "a fictional national constituency with users, reports and incidents. Safe to run again:\n"
     "an initialised directory is left as it is.\n";
@@ -62,12 +64,24 @@ int cmd_init(const dz_config *cfg_in, int argc, char **argv)
                    "# due.critical = 4h\n# due.high = 1d\n# due.medium = 3d\n# due.low = 1w\n"
                    "# The registry's sectors (these are the defaults):\n"
                    "# sectors = government, energy, ict-telecom, banking-finance, health, transport, water, "
-                   "emergency-services, food-agriculture, media\n",
+                   "emergency-services, food-agriculture, media\n"
+                   "# Feed events (docs/operations.md, \"Feed inputs\"):\n"
+                   "# dedup_window = 24h\n"
+                   "# dedup_fields = source.ip source.port classification.type feed.name\n"
+                   "# spool_dir = spool          (relative to this directory; one subdirectory per feed)\n"
+                   "# spool_interval = 5         (seconds between scans)\n"
+                   "# spool_mapping = mapping.json   (the column mapping of spool/csv/)\n"
+                   "# shadowserver_schema = schema.json   (instead of the built-in one)\n"
+                   "# fetch = NAME FEED URL [every=1h] [report=R] [mapping=FILE] [feed_name=N]   (repeatable)\n"
+                   "# fetch = feodo feodo https://feodotracker.abuse.ch/downloads/ipblocklist.csv every=1h\n"
+                   "# fetch_allow_http = false\n",
                 prefix ? prefix : "DZONG");
         fclose(f);
         if (prefix)
             snprintf(cfg.store.id_prefix, sizeof cfg.store.id_prefix, "%s", prefix);
     }
+    if (spool_prepare_dirs(cfg.spool_dir, &e) != DZ_OK)
+        return cli_fail(&e);
     store *st;
     int applied, version;
     int64_t users;

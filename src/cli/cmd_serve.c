@@ -1,7 +1,12 @@
 /* cmd_serve.c: `dzong serve`: the API and web UI until SIGINT or SIGTERM. */
 #include "cli/cli.h"
+#include "jobs/fetch.h"
 #include "jobs/scheduler.h"
+#include "jobs/spool.h"
+#include "lib/feed_shadowserver.h"
+#include "lib/strbuf.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,7 +17,93 @@ static const char serve_usage[] =
     "usage: dzong serve [--listen HOST:PORT] [--threads N]\n"
     "Serves the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web UI.\n"
     "Writes a JSON-lines access log to stdout (access_log in dzong.conf: a path, '-' or 'off').\n"
-    "Stops cleanly on SIGINT or SIGTERM; every acknowledged write is already on disk.\n";
+    "Stops cleanly on SIGINT or SIGTERM; every acknowledged write is already on disk.\n"
+    "Also takes in the feed files dropped into the spool directory (spool_dir) and runs the\n"
+    "scheduled downloads (fetch lines of dzong.conf).\n";
+
+/* A whole file into memory (a schema, a column mapping). */
+static char *slurp(const char *path, size_t *len, dz_err *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dz_fail(e, DZ_EIO, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    strbuf sb;
+    strbuf_init(&sb);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        strbuf_append(&sb, buf, n);
+    bool err = ferror(f);
+    fclose(f);
+    if (err || sb.oom) {
+        strbuf_free(&sb);
+        dz_fail(e, err ? DZ_EIO : DZ_ENOMEM, "%s: %s", path, err ? "read error" : "out of memory");
+        return NULL;
+    }
+    strbuf_append(&sb, "", 0);
+    *len = sb.len;
+    char *text = sb.buf ? strbuf_steal(&sb) : calloc(1, 1);
+    if (!text)
+        dz_fail(e, DZ_ENOMEM, "out of memory");
+    return text;
+}
+
+/* What the feed inputs need loaded: the Shadowserver schema, the column mappings. */
+typedef struct feed_files {
+    shadowserver_schema *schema;
+    csv_mapping *spool_mapping;
+    csv_mapping *fetch_mappings[FETCH_MAX];
+} feed_files;
+
+static dz_code load_mapping(const char *path, csv_mapping **out, dz_err *e)
+{
+    size_t len;
+    char *text = slurp(path, &len, e);
+    if (!text)
+        return e->code;
+    dz_code rc = csv_mapping_load(text, len, out, e);
+    free(text);
+    return rc == DZ_OK ? DZ_OK : dz_wrap(e, "%s", path);
+}
+
+static void feed_files_free(feed_files *ff)
+{
+    shadowserver_schema_free(ff->schema);
+    csv_mapping_free(ff->spool_mapping);
+    for (size_t i = 0; i < FETCH_MAX; i++)
+        csv_mapping_free(ff->fetch_mappings[i]);
+    memset(ff, 0, sizeof *ff);
+}
+
+static dz_code feed_files_load(const dz_config *cfg, feed_files *ff, dz_err *e)
+{
+    memset(ff, 0, sizeof *ff);
+    if (cfg->shadowserver_schema[0]) {
+        size_t len;
+        char *text = slurp(cfg->shadowserver_schema, &len, e);
+        if (!text)
+            return e->code;
+        dz_code rc = shadowserver_schema_load(text, len, &ff->schema, e);
+        free(text);
+        if (rc != DZ_OK)
+            return dz_wrap(e, "shadowserver_schema %s", cfg->shadowserver_schema);
+    } else if (feed_builtin_schema(&ff->schema, e) != DZ_OK) {
+        return e->code;
+    }
+    if (cfg->spool_mapping[0] && load_mapping(cfg->spool_mapping, &ff->spool_mapping, e) != DZ_OK)
+        return dz_wrap(e, "spool_mapping");
+    for (size_t i = 0; i < cfg->n_fetches; i++) {
+        const fetch_def *d = &cfg->fetches[i];
+        if (d->mapping[0] && load_mapping(d->mapping, &ff->fetch_mappings[i], e) != DZ_OK)
+            return dz_wrap(e, "%s:%d: fetch %s", cfg->conf_path, d->line, d->name);
+        if (d->report[0] && !shadowserver_has_report(ff->schema, d->report))
+            return dz_fail(e, DZ_EINVAL, "%s:%d: fetch %s: unknown Shadowserver report '%s'", cfg->conf_path,
+                           d->line, d->name, d->report);
+    }
+    return DZ_OK;
+}
 
 int cmd_serve(dz_config *cfg, int argc, char **argv)
 {
@@ -62,20 +153,55 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     store *st;
     server *srv;
     scheduler *jobs = NULL;
+    spool *sp = NULL;
+    feed_files ff;
     char node[160], host[64] = "localhost";
-    if (cli_open_store(cfg, true, &st, &e) != DZ_OK)
+    /* The feed inputs' files first: a bad schema or mapping stops serve before it listens. */
+    if (feed_files_load(cfg, &ff, &e) != DZ_OK) {
+        feed_files_free(&ff);
         return cli_fail(&e);
+    }
+    pipeline_config pc = {.dedup_fields = cfg->dedup_fields[0] ? cfg->dedup_fields : NULL};
+    char tmp_dir[PATH_MAX + 8];
+    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg->data_dir);
+    fetch_setup fs = {.defs = cfg->fetches,
+                      .n = cfg->n_fetches,
+                      .mappings = (const struct csv_mapping *const *)ff.fetch_mappings,
+                      .tmp_dir = tmp_dir,
+                      .allow_http = cfg->fetch_allow_http,
+                      .opt = {.schema = ff.schema},
+                      .pipeline = &pc};
+    if (cli_open_store(cfg, true, &st, &e) != DZ_OK) {
+        feed_files_free(&ff);
+        return cli_fail(&e);
+    }
     /* The registry index is in memory before the first request; the store keeps it current. */
     if (store_registry_refresh(st, true, &e) != DZ_OK || store_start_writer(st, &e) != DZ_OK ||
-        server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
+        fetch_configure(&fs, &e) != DZ_OK || fetch_sync(st, &e) != DZ_OK ||
+        spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK || server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
+        fetch_unconfigure();
         store_close(st);
+        feed_files_free(&ff);
         return cli_fail(&e);
     }
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "%s:%u/%d", host, server_port(srv), (int)getpid());
-    if (scheduler_start(st, node, 5, &jobs, &e) != DZ_OK) {
+    /* Jobs are polled every 5 seconds, or as often as the most frequent download wants. */
+    int poll_s = 5;
+    int64_t fetch_every = fetch_min_interval();
+    if (fetch_every > 0 && fetch_every < poll_s)
+        poll_s = (int)fetch_every;
+    spool_config sc = {.dir = cfg->spool_dir,
+                       .interval_s = cfg->spool_interval,
+                       .opt = {.schema = ff.schema, .mapping = ff.spool_mapping},
+                       .pipeline = &pc};
+    if (scheduler_start(st, node, poll_s, &jobs, &e) != DZ_OK || spool_start(st, &sc, &sp, &e) != DZ_OK) {
+        fetch_abort();
+        scheduler_stop(jobs);
         server_stop(srv);
+        fetch_unconfigure();
         store_close(st);
+        feed_files_free(&ff);
         return cli_fail(&e);
     }
     char shown[sizeof cfg->db_url];
@@ -83,6 +209,8 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     fprintf(stderr, "dzong: serving http://%s%s%s:%u/ (database %s, %u threads)\n",
             strchr(cfg->server.listen_addr, ':') ? "[" : "", cfg->server.listen_addr,
             strchr(cfg->server.listen_addr, ':') ? "]" : "", server_port(srv), shown, cfg->server.threads);
+    fprintf(stderr, "dzong: spool %s every %d s; %zu scheduled download%s\n", cfg->spool_dir, sc.interval_s,
+            cfg->n_fetches, cfg->n_fetches == 1 ? "" : "s");
     struct timespec tick = {1, 0};
     for (;;) { /* flush the access log once a second; stop on a signal */
         int sig = sigtimedwait(&sigs, NULL, &tick);
@@ -92,9 +220,13 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
             break;
     }
     fprintf(stderr, "dzong: stopping\n");
+    fetch_abort();
+    spool_stop(sp);
     scheduler_stop(jobs);
     server_stop(srv);
+    fetch_unconfigure();
     store_close(st);
+    feed_files_free(&ff);
     if (cfg->server.access_log && cfg->server.access_log != stdout)
         fclose(cfg->server.access_log);
     return 0;

@@ -1,5 +1,6 @@
 /* config.c: where settings come from, and their order of precedence. */
 #include "cli/cli.h"
+#include "lib/pipeline.h"
 #include "lib/timeutil.h"
 
 #include <arpa/inet.h>
@@ -44,8 +45,42 @@ static dz_code parse_uint(const char *v, long min, long max, long *out, dz_err *
     return DZ_OK;
 }
 
+/* A path of dzong.conf: relative ones are taken relative to the data directory. */
+static dz_code set_path(const dz_config *cfg, const char *key, const char *val, char *out, size_t n, dz_err *e)
+{
+    if (!*val)
+        return dz_fail(e, DZ_EINVAL, "%s: empty path", key);
+    int w = val[0] == '/' ? snprintf(out, n, "%s", val) : snprintf(out, n, "%s/%s", cfg->data_dir, val);
+    if (w < 0 || (size_t)w >= n)
+        return dz_fail(e, DZ_EINVAL, "%s: path too long", key);
+    return DZ_OK;
+}
+
+/* A `fetch` line (see jobs/fetch.h). */
+static dz_code add_fetch(dz_config *cfg, const char *val, int lineno, dz_err *e)
+{
+    if (cfg->n_fetches == FETCH_MAX)
+        return dz_fail(e, DZ_ELIMIT, "at most %d fetch lines", FETCH_MAX);
+    fetch_def *d = &cfg->fetches[cfg->n_fetches];
+    if (fetch_def_parse(val, d, e) != DZ_OK)
+        return e->code;
+    for (size_t i = 0; i < cfg->n_fetches; i++)
+        if (strcmp(cfg->fetches[i].name, d->name) == 0)
+            return dz_fail(e, DZ_EINVAL, "fetch %s: the name is taken (line %d)", d->name, cfg->fetches[i].line);
+    if (d->mapping[0] && d->mapping[0] != '/') {
+        char rel[sizeof d->mapping];
+        snprintf(rel, sizeof rel, "%s", d->mapping);
+        if (set_path(cfg, "mapping", rel, d->mapping, sizeof d->mapping, e) != DZ_OK)
+            return dz_wrap(e, "fetch %s", d->name);
+    }
+    d->line = lineno;
+    cfg->n_fetches++;
+    return DZ_OK;
+}
+
 /* Applies one key = value from dzong.conf. */
-static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool *db_set, bool *listen_set, dz_err *e)
+static dz_code apply_key(dz_config *cfg, const char *key, const char *val, int lineno, bool *db_set, bool *listen_set,
+                         dz_err *e)
 {
     long l = 0; /* set by parse_uint; initialised for -O3 -Werror=maybe-uninitialized */
     int64_t secs;
@@ -95,9 +130,40 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, bool 
         if (secs <= 0)
             return dz_fail(e, DZ_EINVAL, "%s must be positive", key);
         cfg->store.due.seconds[sv] = secs;
+    } else if (strcmp(key, "spool_dir") == 0) {
+        return set_path(cfg, key, val, cfg->spool_dir, sizeof cfg->spool_dir, e);
+    } else if (strcmp(key, "spool_interval") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs < 1 || secs > 86400)
+            return dz_fail(e, DZ_EINVAL, "spool_interval must be from 1 second to 1 day");
+        cfg->spool_interval = (int)secs;
+    } else if (strcmp(key, "spool_mapping") == 0) {
+        return set_path(cfg, key, val, cfg->spool_mapping, sizeof cfg->spool_mapping, e);
+    } else if (strcmp(key, "shadowserver_schema") == 0) {
+        return set_path(cfg, key, val, cfg->shadowserver_schema, sizeof cfg->shadowserver_schema, e);
+    } else if (strcmp(key, "dedup_window") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs <= 0)
+            return dz_fail(e, DZ_EINVAL, "dedup_window must be positive");
+        cfg->store.dedup_window_s = secs;
+    } else if (strcmp(key, "dedup_fields") == 0) {
+        if (strlen(val) >= sizeof cfg->dedup_fields)
+            return dz_fail(e, DZ_EINVAL, "dedup_fields is longer than %d characters", (int)sizeof cfg->dedup_fields - 1);
+        snprintf(cfg->dedup_fields, sizeof cfg->dedup_fields, "%s", val);
+        cfg->dedup_fields_line = lineno;
+    } else if (strcmp(key, "fetch") == 0) {
+        return add_fetch(cfg, val, lineno, e);
+    } else if (strcmp(key, "fetch_allow_http") == 0) {
+        if (strcmp(val, "true") && strcmp(val, "false"))
+            return dz_fail(e, DZ_EINVAL, "fetch_allow_http must be true or false");
+        cfg->fetch_allow_http = strcmp(val, "true") == 0;
     } else {
         return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, "
-                                     "cookie_secure, trusted_proxy, access_log, sectors, due.low|medium|high|critical)", key);
+                                     "cookie_secure, trusted_proxy, access_log, sectors, due.low|medium|high|critical, "
+                                     "dedup_window, dedup_fields, spool_dir, spool_interval, spool_mapping, "
+                                     "shadowserver_schema, fetch, fetch_allow_http)", key);
     }
     return DZ_OK;
 }
@@ -131,11 +197,24 @@ static dz_code read_conf(dz_config *cfg, const char *path, bool *db_set, bool *l
             break;
         }
         *eq = '\0';
-        if ((rc = apply_key(cfg, trim(s), trim(eq + 1), db_set, listen_set, e)) != DZ_OK)
+        if ((rc = apply_key(cfg, trim(s), trim(eq + 1), lineno, db_set, listen_set, e)) != DZ_OK)
             dz_wrap(e, "%s:%d", path, lineno);
     }
     fclose(f);
-    return rc;
+    if (rc != DZ_OK)
+        return rc;
+    /* Checks that need the whole file. */
+    for (size_t i = 0; i < cfg->n_fetches; i++)
+        if (fetch_check_url(cfg->fetches[i].url, cfg->fetch_allow_http, e) != DZ_OK)
+            return dz_wrap(e, "%s:%d: fetch %s", path, cfg->fetches[i].line, cfg->fetches[i].name);
+    if (cfg->dedup_fields[0]) {
+        pipeline_config pc = {.dedup_fields = cfg->dedup_fields};
+        pipeline *p;
+        if (pipeline_new(&pc, &p, e) != DZ_OK)
+            return dz_wrap(e, "%s:%d", path, cfg->dedup_fields_line);
+        pipeline_free(p);
+    }
+    return DZ_OK;
 }
 
 dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
@@ -148,10 +227,13 @@ dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
     snprintf(cfg->access_log, sizeof cfg->access_log, "-");
     const char *data = g->data ? g->data : getenv("DZONG_DATA");
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data && *data ? data : "./dzong-data");
+    snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "%s/spool", cfg->data_dir);
+    cfg->spool_interval = 5;
 
     char path[PATH_MAX + 16];
     bool db_set = false, listen_set = false;
     snprintf(path, sizeof path, "%s/dzong.conf", cfg->data_dir);
+    snprintf(cfg->conf_path, sizeof cfg->conf_path, "%s", path);
     if (read_conf(cfg, path, &db_set, &listen_set, e) != DZ_OK)
         return e->code;
 

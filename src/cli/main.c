@@ -20,7 +20,8 @@ static const char usage[] =
     "  token create USER [--label L]  print a new API token for USER\n"
     "  constituents list|show|add|import|export|check|delete   the constituency registry\n"
     "  lookup VALUE                   whose is this address, network, AS number or domain?\n"
-    "  parse --feed shadowserver ... FILE|-   print a feed report's events as JSON lines (stores nothing)\n"
+    "  parse --feed F ... FILE|-      print a feed's events as JSON lines (stores nothing)\n"
+    "  ingest --feed F ... FILE...    parse, classify, match, dedup and store a feed's events\n"
     "  audit verify|list              check or show the hash-chained audit log\n"
     "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
     "  db copy SRC_URL DST_URL        copy the deployment into another (empty) database, verified\n"
@@ -109,6 +110,8 @@ int main(int argc, char **argv)
         return cmd_constituents(&cfg, argc, argv);
     if (strcmp(cmd, "lookup") == 0)
         return cmd_lookup(&cfg, argc, argv);
+    if (strcmp(cmd, "ingest") == 0)
+        return cmd_ingest(&cfg, argc, argv);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(&cfg, argc, argv);
     if (strcmp(cmd, "jobs") == 0)

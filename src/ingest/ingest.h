@@ -33,10 +33,13 @@ typedef struct ingest_progress {
 typedef struct ingest_request {
     const feed_parser *parser;
     feed_options opt;
-    int fd;                        /* the input; read from its current offset */
+    int fd;                        /* the input, read from its current offset; or, when read is set: */
+    csv_read_fn read;              /* the input as a callback (a request body: csv_read_memory) */
+    void *read_arg;
+    uint64_t size;                 /* the input's bytes when known (progress), else 0 */
     const char *kind;              /* "file", "spool", "fetch", "api" */
     const char *source;            /* path, URL or batch id, for people */
-    const char *key;               /* the input's identity; NULL: ingest_fingerprint(fd) */
+    const char *key;               /* the input's identity; NULL: ingest_fingerprint(fd) (required with read) */
     const char *node;              /* NULL: "host:pid" */
     int64_t org_id;                /* who sent it (API), 0 none */
     const char *take_over;         /* see ingest_claim */

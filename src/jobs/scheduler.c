@@ -1,5 +1,6 @@
 /* scheduler.c: claims due jobs from the store and runs them (see scheduler.h). */
 #include "jobs/scheduler.h"
+#include "jobs/fetch.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +25,10 @@ static dz_code run_job(store *st, const char *name, dz_err *e)
         int64_t n;
         return store_session_purge(st, &n, e);
     }
+    if (strcmp(name, "events.dedup_purge") == 0) {
+        int64_t n;
+        return store_dedup_purge(st, &n, e);
+    }
     if (strcmp(name, "audit.verify") == 0) {
         int64_t checked, bad;
         char why[256];
@@ -35,6 +40,8 @@ static dz_code run_job(store *st, const char *name, dz_err *e)
         }
         return DZ_OK;
     }
+    if (strncmp(name, "fetch.", 6) == 0) /* a download of dzong.conf (jobs/fetch.c) */
+        return fetch_run_job(st, name + 6, e);
     return dz_fail(e, DZ_ENOTFOUND, "no job called '%s' in this dzong", name);
 }
 

@@ -142,6 +142,12 @@ static const harm_field *harm_lookup(const char *key)
     return NULL;
 }
 
+/* The table position of "extra": every extra.* key sorts right after it. */
+static size_t harm_index_extra(void)
+{
+    return (size_t)(harm_lookup("extra") - harm_table);
+}
+
 #define EXTRA_KEY_MAX 200
 
 /* "extra." followed by non-empty segments of [a-z0-9_-] separated by single dots. */
@@ -239,6 +245,15 @@ static bool utf8_ok(const char *s, size_t n, size_t *chars)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0, c = 0;
+    while (i + 8 <= n) { /* 8 bytes of printable ASCII at a time: no byte >= 0x80, none < 0x20 */
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+        if ((x | ((x - ones * 0x20) & ~x)) & highs)
+            break;
+        i += 8;
+    }
+    c = i;
     while (i < n) {
         if (p[i] >= 0x20 && p[i] < 0x80) { /* the common case */
             i++;
@@ -335,17 +350,40 @@ typedef struct arena_block {
     size_t size, used;
 } arena_block;
 
+/*
+ * What the event keeps beside each public event_field: the key's sort rank (key_rank), the hash
+ * of its name (FNV-1a) and its length. Fields stay in the order they were added; `order` lists
+ * them in key order (valid unless dirty), and `tab` finds a field by its key's hash (open
+ * addressing, field index + 1, 0 = empty; at least twice as many slots as fields).
+ */
+typedef struct field_meta {
+    uint64_t rank;
+    uint32_t hash;
+    uint32_t klen;
+} field_meta;
+
 struct event {
     event_field *f;
+    field_meta *m;
+    uint32_t *order;
     size_t n, cap;
+    uint32_t *tab;
+    size_t tabcap;
+    uint32_t kat[HARM_N]; /* sort_fields_small: field index by table position */
+    size_t extra_pos;     /* the table position of "extra" */
     arena_block *blk;
     size_t nblk, capblk, cur;
-    bool dirty; /* f is not in key order */
+    bool dirty; /* order is not valid */
 };
+
+_Static_assert(HARM_N <= 128, "sort_fields_small's bitmap holds 128 table positions");
 
 event *event_new(void)
 {
-    return calloc(1, sizeof(event));
+    event *ev = calloc(1, sizeof(event));
+    if (ev)
+        ev->extra_pos = harm_index_extra();
+    return ev;
 }
 
 void event_free(event *ev)
@@ -356,11 +394,16 @@ void event_free(event *ev)
         free(ev->blk[i].mem);
     free(ev->blk);
     free(ev->f);
+    free(ev->m);
+    free(ev->order);
+    free(ev->tab);
     free(ev);
 }
 
 void event_reset(event *ev)
 {
+    if (ev->n)
+        memset(ev->tab, 0, ev->tabcap * sizeof *ev->tab);
     ev->n = 0;
     ev->dirty = false;
     for (size_t i = 0; i < ev->nblk && i <= ev->cur; i++)
@@ -369,7 +412,7 @@ void event_reset(event *ev)
 }
 
 /* Room for need bytes at the arena's tail, not yet committed; NULL when out of memory. */
-static char *arena_reserve(event *ev, size_t need)
+static char *arena_reserve_slow(event *ev, size_t need)
 {
     while (ev->cur < ev->nblk) {
         arena_block *b = &ev->blk[ev->cur];
@@ -401,7 +444,17 @@ static char *arena_reserve(event *ev, size_t need)
     return mem;
 }
 
-static void arena_commit(event *ev, size_t n)
+static inline char *arena_reserve(event *ev, size_t need)
+{
+    if (ev->cur < ev->nblk) {
+        arena_block *b = &ev->blk[ev->cur];
+        if (b->size - b->used >= need)
+            return b->mem + b->used;
+    }
+    return arena_reserve_slow(ev, need);
+}
+
+static inline void arena_commit(event *ev, size_t n)
 {
     ev->blk[ev->cur].used += n;
 }
@@ -414,7 +467,7 @@ static void arena_commit(event *ev, size_t n)
 #define VHDR sizeof(uint32_t)
 
 /* Room for a string value of up to n bytes (and its NUL) at the tail. */
-static char *value_reserve(event *ev, size_t n)
+static inline char *value_reserve(event *ev, size_t n)
 {
     if (n > UINT32_MAX - 1)
         return NULL;
@@ -430,7 +483,7 @@ static uint32_t value_cap(const char *s)
 }
 
 /* Commits the value reserved at s (len bytes, NUL written). */
-static void value_commit(event *ev, char *s, size_t len)
+static inline void value_commit(event *ev, char *s, size_t len)
 {
     uint32_t c = (uint32_t)len;
     memcpy(s - VHDR, &c, VHDR);
@@ -466,44 +519,123 @@ static dz_code put_text(event *ev, value *v, const char *s, size_t n, dz_err *e)
     return DZ_OK;
 }
 
-static ptrdiff_t find_field(const event *ev, const char *key)
-{
-    if (!ev->dirty && ev->n > 8) {
-        size_t lo = 0, hi = ev->n;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            int c = strcmp(key, ev->f[mid].key);
-            if (c == 0)
-                return (ptrdiff_t)mid;
-            if (c < 0)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-        return -1;
-    }
-    for (size_t i = 0; i < ev->n; i++)
-        if (strcmp(ev->f[i].key, key) == 0)
-            return (ptrdiff_t)i;
-    return -1;
-}
+/* ---- keys: hash, rank, lookup ---- */
 
-/* A known key is the table's own pointer, so it is found by pointer. */
-static ptrdiff_t find_known(const event *ev, const char *name)
+static inline uint32_t key_hash(const char *s, size_t n)
 {
-    for (size_t i = 0; i < ev->n; i++)
-        if (ev->f[i].key == name)
-            return (ptrdiff_t)i;
-    return -1;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
 }
 
 /*
- * Stores v under key (the table's name when known, else the caller's text,
- * copied into the arena for a new field).
+ * The sort rank of a key: strcmp order of the names, as a number where it can be one. A known
+ * key ranks by its table position (the table is sorted); extra.* keys all sort between "extra"
+ * and the next known key, and among themselves by the first 6 bytes after "extra." (ties are
+ * broken by strcmp in rank_less).
  */
-static dz_code store(event *ev, const char *key, bool known, value *v, dz_err *e)
+static uint64_t key_rank(const harm_field *hf, const char *name, size_t len)
 {
-    ptrdiff_t at = known ? find_known(ev, key) : find_field(ev, key);
+    if (hf)
+        return (uint64_t)(2 * (size_t)(hf - harm_table)) << 48;
+    uint64_t r = (uint64_t)(2 * harm_index_extra() + 1) << 48;
+    for (size_t i = 0; i < 6; i++)
+        r |= (uint64_t)(6 + i < len ? (unsigned char)name[6 + i] : 0) << (8 * (5 - i));
+    return r;
+}
+
+static inline bool rank_less(const event *ev, uint32_t a, uint32_t b)
+{
+    uint64_t ra = ev->m[a].rank, rb = ev->m[b].rank;
+    if (ra != rb)
+        return ra < rb;
+    return strcmp(ev->f[a].key, ev->f[b].key) < 0;
+}
+
+static inline ptrdiff_t find_hashed(const event *ev, const char *name, size_t len, uint32_t h)
+{
+    if (!ev->n)
+        return -1;
+    size_t mask = ev->tabcap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t v = ev->tab[i];
+        if (!v)
+            return -1;
+        const field_meta *m = &ev->m[v - 1];
+        const char *k = ev->f[v - 1].key;
+        if (m->hash == h && m->klen == len && (k == name || memcmp(k, name, len) == 0))
+            return (ptrdiff_t)(v - 1);
+    }
+}
+
+static ptrdiff_t find_field(const event *ev, const char *key)
+{
+    size_t len = strlen(key);
+    return find_hashed(ev, key, len, key_hash(key, len));
+}
+
+static inline void tab_insert(event *ev, size_t at)
+{
+    size_t mask = ev->tabcap - 1;
+    size_t i = ev->m[at].hash & mask;
+    while (ev->tab[i])
+        i = (i + 1) & mask;
+    ev->tab[i] = (uint32_t)at + 1;
+}
+
+static void tab_rebuild(event *ev)
+{
+    memset(ev->tab, 0, ev->tabcap * sizeof *ev->tab);
+    for (size_t i = 0; i < ev->n; i++)
+        tab_insert(ev, i);
+}
+
+static bool grow(event *ev)
+{
+    size_t nc = ev->cap ? ev->cap * 2 : FIELDS_MIN;
+    if (nc > UINT32_MAX / 4)
+        return false;
+    event_field *nf = realloc(ev->f, nc * sizeof *nf);
+    if (!nf)
+        return false;
+    ev->f = nf;
+    field_meta *nm = realloc(ev->m, nc * sizeof *nm);
+    if (!nm)
+        return false;
+    ev->m = nm;
+    uint32_t *no = realloc(ev->order, nc * sizeof *no);
+    if (!no)
+        return false;
+    ev->order = no;
+    uint32_t *nt = malloc(2 * nc * sizeof *nt);
+    if (!nt)
+        return false;
+    free(ev->tab);
+    ev->tab = nt;
+    ev->tabcap = 2 * nc;
+    ev->cap = nc;
+    tab_rebuild(ev);
+    return true;
+}
+
+/* A resolved key as the event uses it (event_key's private part). */
+typedef struct rkey {
+    const char *name; /* the table's name for known keys */
+    size_t len;
+    uint32_t hash;
+    uint64_t rank;
+    const harm_field *hf; /* NULL: extra.* */
+    harm_type t;
+} rkey;
+
+/*
+ * Stores v under the key. copy_name: an extra key's name is copied into the arena (the string
+ * setters); else the caller keeps it alive (event_key).
+ */
+static dz_code store(event *ev, const rkey *k, bool copy_name, value *v, dz_err *e)
+{
+    ptrdiff_t at = find_hashed(ev, k->name, k->len, k->hash);
     event_field *f;
     if (at >= 0) {
         f = &ev->f[at];
@@ -519,27 +651,28 @@ static dz_code store(event *ev, const char *key, bool known, value *v, dz_err *e
     } else {
         if (v->kind == EV_STRING)
             value_commit(ev, v->s, v->len);
-        if (ev->n == ev->cap) {
-            size_t nc = ev->cap ? ev->cap * 2 : FIELDS_MIN;
-            event_field *nf = realloc(ev->f, nc * sizeof *nf);
-            if (!nf)
+        if (ev->n == ev->cap && !grow(ev))
+            return oom(e);
+        const char *key = k->name;
+        if (copy_name && !k->hf) {
+            char *kc = arena_reserve(ev, k->len + 1);
+            if (!kc)
                 return oom(e);
-            ev->f = nf;
-            ev->cap = nc;
+            memcpy(kc, key, k->len + 1);
+            arena_commit(ev, k->len + 1);
+            key = kc;
         }
-        if (!known) {
-            size_t kl = strlen(key);
-            char *k = arena_reserve(ev, kl + 1);
-            if (!k)
-                return oom(e);
-            memcpy(k, key, kl + 1);
-            arena_commit(ev, kl + 1);
-            key = k;
-        }
-        if (ev->n > 0 && !ev->dirty && strcmp(ev->f[ev->n - 1].key, key) > 0)
-            ev->dirty = true;
-        f = &ev->f[ev->n++];
+        size_t i = ev->n++;
+        f = &ev->f[i];
         f->key = key;
+        ev->m[i] = (field_meta){k->rank, k->hash, (uint32_t)k->len};
+        tab_insert(ev, i);
+        if (!ev->dirty) {
+            if (i == 0 || rank_less(ev, ev->order[i - 1], (uint32_t)i))
+                ev->order[i] = (uint32_t)i;
+            else
+                ev->dirty = true;
+        }
     }
     f->kind = v->kind;
     f->s = v->kind == EV_STRING ? v->s : NULL;
@@ -555,13 +688,66 @@ void event_unset(event *ev, const char *key)
     ptrdiff_t at = find_field(ev, key);
     if (at < 0)
         return;
-    memmove(&ev->f[at], &ev->f[at + 1], (ev->n - (size_t)at - 1) * sizeof ev->f[0]);
+    size_t rest = ev->n - (size_t)at - 1;
+    memmove(&ev->f[at], &ev->f[at + 1], rest * sizeof ev->f[0]);
+    memmove(&ev->m[at], &ev->m[at + 1], rest * sizeof ev->m[0]);
     ev->n--;
+    tab_rebuild(ev);
+    ev->dirty = true;
 }
 
-static int field_cmp(const void *a, const void *b)
+static int order_cmp(const void *a, const void *b, void *arg)
 {
-    return strcmp(((const event_field *)a)->key, ((const event_field *)b)->key);
+    const event *ev = arg;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return rank_less(ev, x, y) ? -1 : rank_less(ev, y, x) ? 1 : 0;
+}
+
+/*
+ * Key order without comparing names: known keys by a bitmap of their table positions, the extra.*
+ * keys (which all sort right after the table's "extra") by insertion among themselves.
+ */
+static void sort_fields_small(event *ev)
+{
+    uint64_t bits[2] = {0, 0};
+    uint32_t ex[48];
+    size_t nex = 0, X = ev->extra_pos;
+    for (size_t i = 0; i < ev->n; i++) {
+        uint64_t r = ev->m[i].rank;
+        if (!(r & (UINT64_C(1) << 48))) {
+            size_t t = (size_t)(r >> 49);
+            bits[t >> 6] |= UINT64_C(1) << (t & 63);
+            ev->kat[t] = (uint32_t)i;
+            continue;
+        }
+        size_t j = nex++;
+        while (j > 0 && rank_less(ev, (uint32_t)i, ex[j - 1])) {
+            ex[j] = ex[j - 1];
+            j--;
+        }
+        ex[j] = (uint32_t)i;
+    }
+    uint32_t *o = ev->order;
+    size_t k = 0;
+    bool extras_done = false;
+    for (size_t w = 0; w < 2; w++) {
+        uint64_t b = bits[w];
+        while (b) {
+            size_t t = w * 64 + (size_t)__builtin_ctzll(b);
+            b &= b - 1;
+            if (!extras_done && t > X) {
+                memcpy(o + k, ex, nex * sizeof *ex);
+                k += nex;
+                extras_done = true;
+            }
+            o[k++] = ev->kat[t];
+        }
+    }
+    if (!extras_done) {
+        memcpy(o + k, ex, nex * sizeof *ex);
+        k += nex;
+    }
+    ev->dirty = false;
 }
 
 static void sort_fields(const event *cev)
@@ -569,19 +755,13 @@ static void sort_fields(const event *cev)
     event *ev = (event *)cev; /* events are never defined const: sorting is a cache refresh */
     if (!ev->dirty)
         return;
-    if (ev->n > 48) {
-        qsort(ev->f, ev->n, sizeof ev->f[0], field_cmp);
-    } else {
-        for (size_t i = 1; i < ev->n; i++) {
-            event_field t = ev->f[i];
-            size_t j = i;
-            while (j > 0 && strcmp(ev->f[j - 1].key, t.key) > 0) {
-                ev->f[j] = ev->f[j - 1];
-                j--;
-            }
-            ev->f[j] = t;
-        }
+    if (ev->n <= 48) {
+        sort_fields_small(ev);
+        return;
     }
+    for (size_t i = 0; i < ev->n; i++)
+        ev->order[i] = (uint32_t)i;
+    qsort_r(ev->order, ev->n, sizeof *ev->order, order_cmp, ev);
     ev->dirty = false;
 }
 
@@ -601,7 +781,7 @@ const event_field *event_field_at(const event *ev, size_t i)
     if (i >= ev->n)
         return NULL;
     sort_fields(ev);
-    return &ev->f[i];
+    return &ev->f[ev->order[i]];
 }
 
 /* ---- the types -------------------------------------------------------------------------------- */
@@ -660,6 +840,32 @@ static bool parse_float(const char *s, size_t n, double *out)
         return false;
     *out = d;
     return true;
+}
+
+/* A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts it (four decimal parts 0..255
+ * without leading zeros), which is also how ip_format writes it. */
+static bool v4_canonical(const char *s, size_t n)
+{
+    if (n < 7 || n > 15)
+        return false;
+    unsigned parts = 0, val = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (digits && val == 0)
+                return false; /* leading zero */
+            val = val * 10 + (unsigned)(c - '0');
+            if (val > 255)
+                return false;
+            digits++;
+        } else if (c == '.' && digits && parts < 3) {
+            parts++;
+            val = digits = 0;
+        } else {
+            return false;
+        }
+    }
+    return parts == 3 && digits;
 }
 
 static bool ip_parse(const char *s, size_t n, int *af, unsigned char addr[16])
@@ -903,6 +1109,18 @@ static bool digits(const char *s, size_t n, size_t at, size_t count, int *out)
     return true;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS+00:00" (25 bytes) with a valid date and time: norm_datetime's output for it is itself. */
+static bool iso_utc_canonical(const char *s)
+{
+    int Y, M, D, h, mi, sec;
+    if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || memcmp(s + 19, "+00:00", 6) != 0)
+        return false;
+    if (!digits(s, 25, 0, 4, &Y) || !digits(s, 25, 5, 2, &M) || !digits(s, 25, 8, 2, &D) ||
+        !digits(s, 25, 11, 2, &h) || !digits(s, 25, 14, 2, &mi) || !digits(s, 25, 17, 2, &sec))
+        return false;
+    return Y >= 1 && M >= 1 && M <= 12 && D >= 1 && D <= mdays(Y, M) && h <= 23 && mi <= 59 && sec <= 59;
+}
+
 /*
  * DateTime: "YYYY-MM-DD", optionally followed by 'T' (or 't', or a space)
  * and "HH:MM[:SS[.fraction]]", then an optional zone: "Z", "UTC"/"GMT",
@@ -1023,7 +1241,7 @@ static dz_code norm_fqdn(event *ev, const char *key, const char *s, size_t n, va
         return bad_value(e, key, orig, on, "is not a domain name");
     unsigned char a[16];
     int af;
-    if (ip_parse(s, n, &af, a))
+    if (memchr(s, ':', n) ? ip_parse(s, n, &af, a) : v4_canonical(s, n)) /* without ':' only IPv4 is possible */
         return bad_value(e, key, orig, on, "is an IP address, not a domain name");
     bool ascii = true;
     for (size_t i = 0; i < n && ascii; i++)
@@ -1336,6 +1554,8 @@ static dz_code normalise(event *ev, const char *key, const harm_field *hf, harm_
         }
         return bad_value(e, key, s, n, "is not a boolean (true, false)");
     case HT_IP:
+        if (v4_canonical(s, n)) /* dotted quad as inet_pton reads it: already canonical */
+            return put_text(ev, v, s, n, e);
         if (norm_ip(s, n, buf))
             return bad_value(e, key, s, n, "is not an IP address");
         return put_text(ev, v, buf, strlen(buf), e);
@@ -1344,6 +1564,8 @@ static dz_code normalise(event *ev, const char *key, const harm_field *hf, harm_
             return bad_value(e, key, s, n, "is not an IP network");
         return put_text(ev, v, buf, strlen(buf), e);
     case HT_DATETIME:
+        if (n == 25 && iso_utc_canonical(s)) /* "YYYY-MM-DDTHH:MM:SS+00:00" as norm_datetime writes it */
+            return put_text(ev, v, s, n, e);
         if (norm_datetime(s, n, buf, sizeof buf))
             return bad_value(e, key, s, n, "is not a date and time (ISO 8601)");
         return put_text(ev, v, buf, strlen(buf), e);
@@ -1406,37 +1628,47 @@ static dz_code normalise(event *ev, const char *key, const harm_field *hf, harm_
     }
 }
 
-/* Resolves key: its table entry (NULL for extra.*) and type. */
-static dz_code resolve(const char *key, const harm_field **hf, harm_type *t, dz_err *e)
+/* Resolves key: its table entry (NULL for extra.*), type, length, hash and rank. */
+static dz_code resolve(const char *key, rkey *k, dz_err *e)
 {
     if (!key)
         return dz_fail(e, DZ_EINVAL, "event: no key");
-    *hf = harm_lookup(key);
-    if (*hf) {
-        *t = (harm_type)(*hf)->type;
-        if (*t == HT_JSON && strcmp(key, "extra") == 0)
+    k->hf = harm_lookup(key);
+    if (k->hf) {
+        k->t = (harm_type)k->hf->type;
+        if (k->t == HT_JSON && strcmp(key, "extra") == 0)
             return dz_fail(e, DZ_EINVAL, "extra: set extra.<name> keys, not extra itself");
-        return DZ_OK;
+        k->name = k->hf->name;
+    } else {
+        dz_code rc = harmonization_type(key, &k->t, e);
+        if (rc)
+            return rc;
+        k->name = key;
     }
-    return harmonization_type(key, t, e);
+    k->len = strlen(key);
+    k->hash = key_hash(key, k->len);
+    k->rank = key_rank(k->hf, key, k->len);
+    return DZ_OK;
+}
+
+static dz_code set_text(event *ev, const rkey *k, bool copy_name, const char *text, size_t len, dz_err *e)
+{
+    if (!text && len)
+        return dz_fail(e, DZ_EINVAL, "%.100s: no value", k->name);
+    if (!text)
+        text = "";
+    value v;
+    dz_code rc = normalise(ev, k->name, k->hf, k->t, text, len, &v, e);
+    if (rc)
+        return rc;
+    return store(ev, k, copy_name, &v, e);
 }
 
 dz_code event_set(event *ev, const char *key, const char *text, size_t len, dz_err *e)
 {
-    const harm_field *hf;
-    harm_type t;
-    dz_code rc = resolve(key, &hf, &t, e);
-    if (rc)
-        return rc;
-    if (!text && len)
-        return dz_fail(e, DZ_EINVAL, "%.100s: no value", key);
-    if (!text)
-        text = "";
-    value v;
-    rc = normalise(ev, key, hf, t, text, len, &v, e);
-    if (rc)
-        return rc;
-    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+    rkey k;
+    dz_code rc = resolve(key, &k, e);
+    return rc ? rc : set_text(ev, &k, true, text, len, e);
 }
 
 /* Shortest "%.*g" that reads back as d; ".0" added to an integral value (as Python writes floats). */
@@ -1459,20 +1691,18 @@ static size_t format_double(double d, char *buf, size_t cap)
     return l;
 }
 
-dz_code event_set_int(event *ev, const char *key, int64_t i, dz_err *e)
+static dz_code set_int(event *ev, const rkey *k, bool copy_name, int64_t i, dz_err *e)
 {
-    const harm_field *hf;
-    harm_type t;
-    dz_code rc = resolve(key, &hf, &t, e);
-    if (rc)
-        return rc;
+    const char *key = k->name;
+    harm_type t = k->t;
+    dz_code rc;
     value v = {0};
     char buf[64];
     switch (t) {
     case HT_JSON:
     case HT_INT:
     case HT_ASN:
-        if ((rc = check_int(key, hf, t, i, e)))
+        if ((rc = check_int(key, k->hf, t, i, e)))
             return rc;
         v.kind = EV_INT;
         v.i = i;
@@ -1498,18 +1728,23 @@ dz_code event_set_int(event *ev, const char *key, int64_t i, dz_err *e)
         break;
     default: /* a text type: its decimal text, checked as text */
         snprintf(buf, sizeof buf, "%lld", (long long)i);
-        return event_set(ev, key, buf, strlen(buf), e);
+        return set_text(ev, k, copy_name, buf, strlen(buf), e);
     }
-    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+    return store(ev, k, copy_name, &v, e);
 }
 
-dz_code event_set_float(event *ev, const char *key, double f, dz_err *e)
+dz_code event_set_int(event *ev, const char *key, int64_t i, dz_err *e)
 {
-    const harm_field *hf;
-    harm_type t;
-    dz_code rc = resolve(key, &hf, &t, e);
-    if (rc)
-        return rc;
+    rkey k;
+    dz_code rc = resolve(key, &k, e);
+    return rc ? rc : set_int(ev, &k, true, i, e);
+}
+
+static dz_code set_float(event *ev, const rkey *k, bool copy_name, double f, dz_err *e)
+{
+    const char *key = k->name;
+    harm_type t = k->t;
+    dz_code rc;
     if (!isfinite(f))
         return dz_fail(e, DZ_EINVAL, "%.100s: not a finite number", key);
     value v = {0};
@@ -1528,7 +1763,7 @@ dz_code event_set_float(event *ev, const char *key, double f, dz_err *e)
     case HT_BOOL:
         if (f != floor(f) || f < -9.2e18 || f > 9.2e18)
             return dz_fail(e, DZ_EINVAL, "%.100s: %.17g is not an integer", key, f);
-        return event_set_int(ev, key, (int64_t)f, e);
+        return set_int(ev, k, copy_name, (int64_t)f, e);
     case HT_DATETIME: {
         if (f < -62135596800.0 || f >= 253402300800.0)
             return dz_fail(e, DZ_EINVAL, "%.100s: %.17g is out of range for a time", key, f);
@@ -1547,23 +1782,112 @@ dz_code event_set_float(event *ev, const char *key, double f, dz_err *e)
     }
     default: {
         size_t l = format_double(f, buf, sizeof buf);
-        return event_set(ev, key, buf, l, e);
+        return set_text(ev, k, copy_name, buf, l, e);
     }
     }
-    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+    return store(ev, k, copy_name, &v, e);
+}
+
+dz_code event_set_float(event *ev, const char *key, double f, dz_err *e)
+{
+    rkey k;
+    dz_code rc = resolve(key, &k, e);
+    return rc ? rc : set_float(ev, &k, true, f, e);
+}
+
+static dz_code set_bool(event *ev, const rkey *k, bool copy_name, bool b, dz_err *e)
+{
+    if (k->t != HT_BOOL && k->t != HT_JSON)
+        return dz_fail(e, DZ_EINVAL, "%.100s: expects %s, not a boolean", k->name, type_names[k->t]);
+    value v = {.kind = EV_BOOL, .b = b};
+    return store(ev, k, copy_name, &v, e);
 }
 
 dz_code event_set_bool(event *ev, const char *key, bool b, dz_err *e)
 {
-    const harm_field *hf;
-    harm_type t;
-    dz_code rc = resolve(key, &hf, &t, e);
+    rkey k;
+    dz_code rc = resolve(key, &k, e);
+    return rc ? rc : set_bool(ev, &k, true, b, e);
+}
+
+/* ---- resolved keys ---------------------------------------------------------------------------- */
+
+_Static_assert(sizeof(rkey) <= sizeof(((event_key *)0)->priv), "event_key too small");
+
+static inline const rkey *rk(const event_key *k)
+{
+    return (const rkey *)(const void *)k->priv;
+}
+
+dz_code event_key_init(event_key *k, const char *name, dz_err *e)
+{
+    memset(k, 0, sizeof *k);
+    rkey r;
+    dz_code rc = resolve(name, &r, e);
     if (rc)
         return rc;
-    if (t != HT_BOOL && t != HT_JSON)
-        return dz_fail(e, DZ_EINVAL, "%.100s: expects %s, not a boolean", key, type_names[t]);
-    value v = {.kind = EV_BOOL, .b = b};
-    return store(ev, hf ? hf->name : key, hf != NULL, &v, e);
+    if (!r.hf)
+        r.name = name; /* the caller keeps it alive */
+    memcpy(k->priv, &r, sizeof r);
+    k->name = r.name;
+    k->type = r.t;
+    k->ok = true;
+    return DZ_OK;
+}
+
+static dz_code key_unusable(const event_key *k, dz_err *e)
+{
+    return dz_fail(e, DZ_EINVAL, "'%.80s': the key was not resolved", k->name ? k->name : "?");
+}
+
+dz_code event_set_k(event *ev, const event_key *k, const char *text, size_t len, dz_err *e)
+{
+    return k->ok ? set_text(ev, rk(k), false, text, len, e) : key_unusable(k, e);
+}
+
+dz_code event_set_k_int(event *ev, const event_key *k, int64_t v, dz_err *e)
+{
+    return k->ok ? set_int(ev, rk(k), false, v, e) : key_unusable(k, e);
+}
+
+dz_code event_set_k_float(event *ev, const event_key *k, double v, dz_err *e)
+{
+    return k->ok ? set_float(ev, rk(k), false, v, e) : key_unusable(k, e);
+}
+
+dz_code event_set_k_bool(event *ev, const event_key *k, bool v, dz_err *e)
+{
+    return k->ok ? set_bool(ev, rk(k), false, v, e) : key_unusable(k, e);
+}
+
+const event_field *event_get_k(const event *ev, const event_key *k)
+{
+    if (!k->ok)
+        return NULL;
+    const rkey *r = rk(k);
+    ptrdiff_t at = find_hashed(ev, r->name, r->len, r->hash);
+    return at >= 0 ? &ev->f[at] : NULL;
+}
+
+dz_code event_copy_fields(event *dst, const event *src, dz_err *e)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const event_field *f = &src->f[i];
+        const field_meta *m = &src->m[i];
+        rkey k = {.name = f->key, .len = m->klen, .hash = m->hash, .rank = m->rank};
+        /* known keys are the table's pointers; an extra key's name is copied (src may go first) */
+        k.hf = m->rank & (UINT64_C(1) << 48) ? NULL : &harm_table[m->rank >> 49];
+        value v = {.kind = f->kind, .i = f->i, .f = f->f, .b = f->b};
+        if (f->kind == EV_STRING) {
+            dz_code rc = put_text(dst, &v, f->s, f->len, e);
+            if (rc)
+                return rc;
+        }
+        dz_code rc = store(dst, &k, true, &v, e);
+        if (rc)
+            return rc;
+    }
+    return DZ_OK;
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------- */
@@ -1613,7 +1937,37 @@ static inline bool word_clean(uint64_t x)
     return !(lt | q | b);
 }
 
-static void json_string(jw *w, const char *s, size_t n)
+static void json_string_slow(jw *w, const char *s, size_t n);
+
+/* The common case first: nothing to escape and room in the chunk, so one pass copies it. */
+static inline void json_string(jw *w, const char *s, size_t n)
+{
+    if (n + 2 <= sizeof w->buf - w->n) {
+        char *d = w->buf + w->n;
+        *d++ = '"';
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t x;
+            memcpy(&x, s + i, 8);
+            if (!word_clean(x))
+                goto slow;
+            memcpy(d + i, &x, 8);
+        }
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (json_esc[c])
+                goto slow;
+            d[i] = (char)c;
+        }
+        d[n] = '"';
+        w->n += n + 2;
+        return;
+    }
+slow:
+    json_string_slow(w, s, n);
+}
+
+static void json_string_slow(jw *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     jw_put(w, "\"", 1);
@@ -1683,11 +2037,25 @@ void event_write_json(const event *ev, strbuf *out)
     w.n = 0;
     jw_put(&w, "{", 1);
     for (size_t i = 0; i < ev->n; i++) {
-        const event_field *f = &ev->f[i];
-        if (i)
-            jw_put(&w, ",", 1);
-        json_string(&w, f->key, strlen(f->key));
-        jw_put(&w, ":", 1);
+        const event_field *f = &ev->f[ev->order[i]];
+        size_t kl = ev->m[ev->order[i]].klen;
+        /* keys need no escaping: known names, and extra names of [a-z0-9_.-] */
+        if (w.n + kl + 4 <= sizeof w.buf) {
+            char *d = w.buf + w.n;
+            *d++ = i ? ',' : '"';
+            if (i)
+                *d++ = '"';
+            memcpy(d, f->key, kl);
+            d += kl;
+            *d++ = '"';
+            *d++ = ':';
+            w.n = (size_t)(d - w.buf);
+        } else {
+            if (i)
+                jw_put(&w, ",", 1);
+            json_string(&w, f->key, kl);
+            jw_put(&w, ":", 1);
+        }
         switch (f->kind) {
         case EV_STRING:
             json_string(&w, f->s, f->len);

@@ -99,4 +99,41 @@ const event_field *event_field_at(const event *ev, size_t i);
 /* Appends the event as one JSON object (keys sorted, no line end). */
 void event_write_json(const event *ev, strbuf *out);
 
+/*
+ * Resolved keys, for code that sets the same keys on many events (parsers):
+ * event_key_init does once what every event_set(ev, "name", ...) does per
+ * call (look the key up in the harmonization table, check an extra.* name,
+ * hash it, place it in key order). The event_*_k functions behave exactly as
+ * their string-key twins (same normalisation, same errors, same result).
+ *
+ * An extra.* key's name is not copied: the string passed to event_key_init
+ * must stay valid while the key is used and while any event still holds a
+ * field set through it (until that event is reset or freed, or the field is
+ * unset). Known keys refer to the static table. A key that failed to
+ * resolve (ok false) makes every setter fail with DZ_EINVAL.
+ */
+typedef struct event_key {
+    const char *name;   /* the key */
+    harm_type type;
+    bool ok;            /* resolved */
+    uint64_t priv[6];   /* event.c's */
+} event_key;
+
+/* DZ_EINVAL with event_set's message for a key it would refuse (unknown, bad extra name, "extra"). */
+dz_code event_key_init(event_key *k, const char *name, dz_err *e);
+dz_code event_set_k(event *ev, const event_key *k, const char *text, size_t len, dz_err *e);
+dz_code event_set_k_int(event *ev, const event_key *k, int64_t v, dz_err *e);
+dz_code event_set_k_float(event *ev, const event_key *k, double v, dz_err *e);
+dz_code event_set_k_bool(event *ev, const event_key *k, bool v, dz_err *e);
+/* As event_get. */
+const event_field *event_get_k(const event *ev, const event_key *k);
+/*
+ * Sets every field of src in dst (replacing dst's values of the same keys),
+ * without normalising again: src's values already are. Values and extra.*
+ * names are copied, so src may change afterwards. For values every event of
+ * a report carries (constants, feed.name, time.observation): normalise them
+ * once into a template event, copy the template into each event.
+ */
+dz_code event_copy_fields(event *dst, const event *src, dz_err *e);
+
 #endif

@@ -1,5 +1,7 @@
 /* feed.c: the table of feed parsers and what they share. */
 #include "lib/feed.h"
+#include "lib/embedded.h"
+#include "lib/feed_shadowserver.h"
 
 #include <string.h>
 #include <time.h>
@@ -27,6 +29,20 @@ const feed_parser *feed_parser_find(const char *name)
 const feed_parser *feed_parser_at(size_t i)
 {
     return i < sizeof PARSERS / sizeof PARSERS[0] ? &PARSERS[i] : NULL;
+}
+
+/* lib_files (meson.build): the text files compiled into libdzong. */
+extern const struct embedded_file lib_files[];
+
+dz_code feed_builtin_schema(struct shadowserver_schema **out, dz_err *e)
+{
+    const struct embedded_file *f = embedded_find(lib_files, "feed_shadowserver_schema.json");
+    if (!f)
+        return dz_fail(e, DZ_EINTERNAL, "the built-in Shadowserver schema is missing");
+    dz_code rc = shadowserver_schema_load(f->data, (size_t)f->len, out, e);
+    if (rc != DZ_OK)
+        return dz_wrap(e, "built-in Shadowserver schema");
+    return DZ_OK;
 }
 
 dz_code feed_check_options(const feed_options *opt, dz_err *e)

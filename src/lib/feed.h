@@ -69,6 +69,9 @@ void feed_now_text(char out[32]);
 dz_code feed_set_common(event *ev, const feed_options *opt, const char *default_name, const char *provider,
                         const char *now_text, dz_err *e);
 
+/* dzong's own Shadowserver schema (feed_shadowserver_schema.json, compiled in). Free with shadowserver_schema_free. */
+dz_code feed_builtin_schema(struct shadowserver_schema **out, dz_err *e);
+
 /* The parsers (one file each; feed.c's table names them). */
 dz_code feed_shadowserver_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
                                 feed_error_fn on_error, void *arg, dz_err *e);
@@ -86,6 +89,60 @@ dz_code feed_intelmq_parse(const feed_options *opt, csv_read_fn read, void *read
                            feed_error_fn on_error, void *arg, dz_err *e);
 dz_code feed_suricata_parse(const feed_options *opt, csv_read_fn read, void *read_arg, feed_event_fn on_event,
                             feed_error_fn on_error, void *arg, dz_err *e);
+
+/*
+ * Shared by the parsers (feed_common.c).
+ *
+ * feed_lines: physical lines through a csv_read_fn, holding at most one line
+ * (up to max_line bytes) and one read chunk. A line ends at LF; a CR before
+ * it is dropped; a UTF-8 byte order mark at the start of the input is not
+ * part of line 1. A line longer than max_line is returned once as
+ * FEED_LINE_LONG (its first max_line bytes) and the rest of it is skipped.
+ */
+#define FEED_MAX_LINE ((size_t)1 << 20)
+enum { FEED_LINE_FAIL = -1, FEED_LINE_END = 0, FEED_LINE = 1, FEED_LINE_LONG = 2 };
+typedef struct feed_lines {
+    csv_read_fn read;
+    void *arg;
+    char *buf;
+    size_t cap, pos, end, max_line;
+    size_t scanned;        /* bytes after pos known to hold no LF */
+    uint64_t next_line;
+    bool eof, skip, started;
+    dz_code failed;
+} feed_lines;
+void feed_lines_init(feed_lines *l, csv_read_fn read, void *arg, size_t max_line);
+void feed_lines_free(feed_lines *l);
+/* FEED_LINE / FEED_LINE_LONG: *s, *len, *line (valid until the next call); FEED_LINE_END; FEED_LINE_FAIL (e). */
+int feed_lines_next(feed_lines *l, const char **s, size_t *len, uint64_t *line, dz_err *e);
+
+/* One parse: the reused event, the common fields, raw, and the callbacks. */
+typedef struct feed_ctx {
+    const feed_options *opt;
+    const char *default_name, *provider;
+    char now[32];
+    event *ev;
+    feed_event_fn on_event;
+    feed_error_fn on_error;
+    void *arg;
+    bool stop;             /* on_event asked to stop */
+    strbuf b64, msg;
+    dz_err err;            /* why feed_ctx_set refused the last value */
+} feed_ctx;
+/* Checks the options (feed_check_options) and allocates; DZ_EINVAL/DZ_ENOMEM in e. */
+dz_code feed_ctx_init(feed_ctx *c, const feed_options *opt, const char *default_name, const char *provider,
+                      feed_event_fn on_event, feed_error_fn on_error, void *arg, dz_err *e);
+void feed_ctx_free(feed_ctx *c);
+/* event_set into c->ev; on DZ_EINVAL the reason is in c->err.msg. */
+dz_code feed_ctx_set(feed_ctx *c, const char *key, const char *s, size_t len);
+/* Adds the common fields and (opt->raw) raw = base64(raw), then calls on_event. DZ_OK or DZ_ENOMEM. */
+dz_code feed_ctx_emit(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len);
+/* Calls on_error with the reason (printf format). */
+void feed_ctx_refuse(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void feed_base64_append(strbuf *out, const void *data, size_t n);
+/* The base name of a path ("a/b/ssh.txt" -> "ssh.txt"); "" for NULL. */
+const char *feed_base_name(const char *path);
 
 /*
  * The generic CSV parser's column mapping (feed_csv.c), a JSON document;

@@ -548,6 +548,82 @@ static size_t read_digits(const char *s, size_t len, size_t i, size_t max, unsig
     return i + k;
 }
 
+static bool digits_at(const char *s, size_t at, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = at; i < at + n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS+00:00" of fields known to be a valid UTC time (no offset: nothing to carry). */
+static int date_emit(unsigned Y, unsigned M, unsigned D, unsigned h, unsigned mi, unsigned se, char *o)
+{
+    if (Y < 1 || Y > 9999 || M < 1 || M > 12 || D < 1 || D > mdays(Y, M) || h > 23 || mi > 59 || se > 59)
+        return 0;
+    const unsigned parts[6] = {Y / 100, Y % 100, M, D, h, mi};
+    const char seps[6] = {0, 0, '-', '-', 'T', ':'};
+    for (int k = 0; k < 6; k++) {
+        if (seps[k])
+            *o++ = seps[k];
+        *o++ = (char)('0' + parts[k] / 10);
+        *o++ = (char)('0' + parts[k] % 10);
+    }
+    *o++ = ':';
+    *o++ = (char)('0' + se / 10);
+    *o++ = (char)('0' + se % 10);
+    memcpy(o, "+00:00", 7);
+    return 1;
+}
+
+/*
+ * The two forms the reports use most, read without the general scanner (normalize_date below gives
+ * the same result for them): "YYYY-MM-DD HH:MM:SS" (or with 'T') and the HTTP date
+ * "Www, DD Mon YYYY HH:MM:SS GMT". 1: done (valid), 0: done (invalid), -1: not one of them.
+ */
+static int date_fast(const char *s, size_t len, char *out)
+{
+    unsigned Y, M, D, h, mi, se;
+    if (len == 19) {
+        if (s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':')
+            return -1;
+        if (!digits_at(s, 0, 4, &Y) || !digits_at(s, 5, 2, &M) || !digits_at(s, 8, 2, &D) ||
+            !digits_at(s, 11, 2, &h) || !digits_at(s, 14, 2, &mi) || !digits_at(s, 17, 2, &se))
+            return -1;
+        return date_emit(Y, M, D, h, mi, se, out);
+    }
+    if (len == 29) {
+        static const char *const wd[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+        if (s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+            s[22] != ':' || s[25] != ' ' || !(eq_nocase(s + 26, 3, "GMT") || eq_nocase(s + 26, 3, "UTC")))
+            return -1;
+        if (!digits_at(s, 5, 2, &D) || D > 31 || !digits_at(s, 12, 4, &Y) || !digits_at(s, 17, 2, &h) ||
+            !digits_at(s, 20, 2, &mi) || !digits_at(s, 23, 2, &se))
+            return -1;
+        if (!isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) || !isalpha((unsigned char)s[2]) ||
+            !isalpha((unsigned char)s[8]) || !isalpha((unsigned char)s[9]) || !isalpha((unsigned char)s[10]))
+            return -1;
+        /* three letters, lowered (| 0x20 lowers a letter), as one number */
+        uint32_t wl = (uint32_t)(s[0] | 0x20) << 16 | (uint32_t)(s[1] | 0x20) << 8 | (uint32_t)(s[2] | 0x20);
+        uint32_t ml = (uint32_t)(s[8] | 0x20) << 16 | (uint32_t)(s[9] | 0x20) << 8 | (uint32_t)(s[10] | 0x20);
+        int w = -1, m = -1;
+        for (int k = 0; k < 7 && w < 0; k++)
+            if (wl == ((uint32_t)wd[k][0] << 16 | (uint32_t)wd[k][1] << 8 | (uint32_t)wd[k][2]))
+                w = k;
+        for (int k = 0; k < 12 && m < 0; k++)
+            if (ml == ((uint32_t)month_names[k][0] << 16 | (uint32_t)month_names[k][1] << 8 | (uint32_t)month_names[k][2]))
+                m = k;
+        if (w < 0 || m < 0)
+            return -1;
+        return date_emit(Y, (unsigned)m + 1, D, h, mi, se, out);
+    }
+    return -1;
+}
+
 /*
  * Reads "YYYY-MM-DD[( |T)HH:MM[:SS[.frac]]][ ](Z|UTC|GMT|(+|-)HH[:]MM)" and
  * "[Wkd,] DD Mon YYYY HH:MM:SS [GMT|UTC|offset]" and "Mon DD HH:MM:SS YYYY [GMT]".
@@ -561,6 +637,9 @@ static bool normalize_date(const char *s, size_t len, char *out, size_t outn)
         len -= 4;
         trim(&s, &len);
     }
+    int fast = outn >= 40 ? date_fast(s, len, out) : -1;
+    if (fast >= 0)
+        return fast;
     size_t i = 0, nd;
     unsigned Y = 0, M = 0, D = 0, h = 0, mi = 0, se = 0, usec = 0;
     int off = 0; /* minutes east */
@@ -770,21 +849,54 @@ done:
     return true;
 }
 
+/* ---- addresses ---- */
+
+/* A dotted quad exactly as inet_pton(AF_INET) accepts it: four decimal parts 0..255, no leading zeros. */
+static bool v4_dotted(const char *s, size_t n)
+{
+    if (n < 7 || n > 15)
+        return false;
+    unsigned parts = 0, val = 0, nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (nd && val == 0)
+                return false;
+            val = val * 10 + (unsigned)(c - '0');
+            if (val > 255)
+                return false;
+            nd++;
+        } else if (c == '.' && nd && parts < 3) {
+            parts++;
+            val = nd = 0;
+        } else {
+            return false;
+        }
+    }
+    return parts == 3 && nd;
+}
+
 /* ---- base64 ---- */
 
 static void base64_append(strbuf *out, const unsigned char *p, size_t n)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char q[4];
-    size_t i = 0;
+    char q[4], chunk[1024];
+    size_t i = 0, c = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        q[0] = tbl[v >> 18];
-        q[1] = tbl[(v >> 12) & 63];
-        q[2] = tbl[(v >> 6) & 63];
-        q[3] = tbl[v & 63];
-        strbuf_append(out, q, 4);
+        chunk[c] = tbl[v >> 18];
+        chunk[c + 1] = tbl[(v >> 12) & 63];
+        chunk[c + 2] = tbl[(v >> 6) & 63];
+        chunk[c + 3] = tbl[v & 63];
+        c += 4;
+        if (c == sizeof chunk) {
+            strbuf_append(out, chunk, c);
+            c = 0;
+        }
     }
+    if (c)
+        strbuf_append(out, chunk, c);
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
         q[0] = tbl[v >> 18];
@@ -826,6 +938,8 @@ typedef struct plan_field {
     long col;         /* index in the row, -1: the header lacks it */
     const char *key;  /* the key to set (extra.<column> precomputed) */
     harm_type type;
+    bool required;
+    event_key k;      /* key resolved (k.ok false: the event refuses the key; set by name for its message) */
 } plan_field;
 
 typedef struct parser {
@@ -838,12 +952,16 @@ typedef struct parser {
     size_t row_raw_len;
     void *arg;
     event *ev, *probe;
+    event *tmpl;         /* what every event of the report gets after its columns: constants, feed.name,
+                            time.observation (normalised once) */
+    event_key k_network, k_fqdn, k_raw;
     char observation[40];
     const char *feed_name;
     /* the plan */
     size_t ncols;
     char **colnames;     /* header names (copies) */
     char **extra_keys;   /* "extra.<column>" per column */
+    event_key *col_keys; /* the same, resolved */
     bool *used;          /* per row: the columns still pending (docs/feeds.md section 3) */
     plan_field *pf;
     size_t npf;
@@ -865,8 +983,10 @@ static void plan_clear(parser *p)
             free((char *)p->pf[i].key);
     free(p->colnames);
     free(p->extra_keys);
+    free(p->col_keys);
     free(p->used);
     free(p->pf);
+    p->col_keys = NULL;
     p->colnames = p->extra_keys = NULL;
     p->used = NULL;
     p->pf = NULL;
@@ -898,9 +1018,10 @@ static dz_code plan_build(parser *p, const char *const *names, const size_t *len
     plan_clear(p);
     p->colnames = calloc(n ? n : 1, sizeof *p->colnames);
     p->extra_keys = calloc(n ? n : 1, sizeof *p->extra_keys);
+    p->col_keys = calloc(n ? n : 1, sizeof *p->col_keys);
     p->used = calloc(n ? n : 1, sizeof *p->used);
     p->pf = calloc(p->r->nfield ? p->r->nfield : 1, sizeof *p->pf);
-    if (!p->colnames || !p->extra_keys || !p->used || !p->pf)
+    if (!p->colnames || !p->extra_keys || !p->col_keys || !p->used || !p->pf)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
     p->ncols = n;
     strbuf_reset(&p->header_q);
@@ -911,6 +1032,9 @@ static dz_code plan_build(parser *p, const char *const *names, const size_t *len
             return dz_fail(e, DZ_ENOMEM, "out of memory");
         memcpy(p->extra_keys[i], "extra.", 6);
         memcpy(p->extra_keys[i] + 6, names[i], lens[i] + 1);
+        dz_err ke = {0};
+        if (event_key_init(&p->col_keys[i], p->extra_keys[i], &ke) == DZ_ENOMEM)
+            return dz_fail(e, DZ_ENOMEM, "out of memory");
         if (i)
             strbuf_append(&p->header_q, ",", 1);
         quote_all(&p->header_q, names[i], lens[i]);
@@ -930,6 +1054,12 @@ static dz_code plan_build(parser *p, const char *const *names, const size_t *len
             pf->key = key;
         } else {
             pf->key = f->key;
+        }
+        pf->required = k < p->r->nreq;
+        if (pf->key) {
+            dz_err ke = {0};
+            if (event_key_init(&pf->k, pf->key, &ke) == DZ_ENOMEM)
+                return dz_fail(e, DZ_ENOMEM, "out of memory");
         }
     }
     p->col_cc_dns = find_col(p, "cc_dns");
@@ -1077,7 +1207,9 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
         char buf[64];
         unsigned char bin[16];
         bool ok = tl > 0 && tl < sizeof buf && !memchr(t, '/', tl) && !(tl == 7 && memcmp(t, "0.0.0.0", 7) == 0);
-        if (ok) {
+        if (ok && v4_dotted(t, tl)) {
+            /* inet_pton(AF_INET) would accept it */
+        } else if (ok) {
             memcpy(buf, t, tl);
             buf[tl] = 0;
             ok = inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
@@ -1087,15 +1219,15 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
         return DZ_OK;
     }
     case CV_NETWORK: {
-        dz_err pe = {0};
-        if (!memchr(s, '/', len) || event_set(p->probe, "source.network", s, len, &pe) != DZ_OK)
+        dz_err pe;
+        if (!memchr(s, '/', len) || event_set_k(p->probe, &p->k_network, s, len, &pe) != DZ_OK)
             v->kind = VK_ABSENT;
         event_reset(p->probe);
         return DZ_OK;
     }
     case CV_FQDN: {
-        dz_err pe = {0};
-        if (len == 0 || event_set(p->probe, "source.fqdn", s, len, &pe) != DZ_OK)
+        dz_err pe;
+        if (len == 0 || event_set_k(p->probe, &p->k_fqdn, s, len, &pe) != DZ_OK)
             v->kind = VK_ABSENT;
         event_reset(p->probe);
         return DZ_OK;
@@ -1126,6 +1258,28 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
 }
 
 /* Sets v under pf's key; DZ_EINVAL (reason in e) when the event refuses it. */
+/* Through the resolved key; by name when the event refuses the key (for the same message). */
+static dz_code put_s(parser *p, const plan_field *pf, const char *s, size_t n, dz_err *e)
+{
+    return pf->k.ok ? event_set_k(p->ev, &pf->k, s, n, e) : event_set(p->ev, pf->key, s, n, e);
+}
+
+static dz_code put_i(parser *p, const plan_field *pf, int64_t i, dz_err *e)
+{
+    return pf->k.ok ? event_set_k_int(p->ev, &pf->k, i, e) : event_set_int(p->ev, pf->key, i, e);
+}
+
+static dz_code put_f(parser *p, const plan_field *pf, double f, dz_err *e)
+{
+    return pf->k.ok ? event_set_k_float(p->ev, &pf->k, f, e) : event_set_float(p->ev, pf->key, f, e);
+}
+
+static dz_code put_b(parser *p, const plan_field *pf, bool b, dz_err *e)
+{
+    return pf->k.ok ? event_set_k_bool(p->ev, &pf->k, b, e) : event_set_bool(p->ev, pf->key, b, e);
+}
+
+/* Sets v under pf's key; DZ_EINVAL (reason in e) when the event refuses it. */
 static dz_code set_value(parser *p, const plan_field *pf, const value *v, dz_err *e)
 {
     char num[64];
@@ -1136,39 +1290,39 @@ static dz_code set_value(parser *p, const plan_field *pf, const value *v, dz_err
         if (pf->type == HT_DATETIME) {
             char iso[48];
             if (normalize_date(v->s, v->len, iso, sizeof iso))
-                return event_set(p->ev, pf->key, iso, strlen(iso), e);
+                return put_s(p, pf, iso, strlen(iso), e);
         }
-        return event_set(p->ev, pf->key, v->s, v->len, e);
+        return put_s(p, pf, v->s, v->len, e);
     case VK_INT:
         if (pf->type == HT_INT || pf->type == HT_ASN || pf->type == HT_JSON)
-            return event_set_int(p->ev, pf->key, v->i, e);
+            return put_i(p, pf, v->i, e);
         if (pf->type == HT_FLOAT || pf->type == HT_ACCURACY)
-            return event_set_float(p->ev, pf->key, (double)v->i, e);
+            return put_f(p, pf, (double)v->i, e);
         snprintf(num, sizeof num, "%lld", (long long)v->i);
-        return event_set(p->ev, pf->key, num, strlen(num), e);
+        return put_s(p, pf, num, strlen(num), e);
     case VK_FLOAT:
         if (pf->type == HT_FLOAT || pf->type == HT_ACCURACY || pf->type == HT_JSON)
-            return event_set_float(p->ev, pf->key, v->f, e);
+            return put_f(p, pf, v->f, e);
         snprintf(num, sizeof num, "%.17g", v->f);
-        return event_set(p->ev, pf->key, num, strlen(num), e);
+        return put_s(p, pf, num, strlen(num), e);
     case VK_BOOL:
         if (pf->type == HT_BOOL || pf->type == HT_JSON)
-            return event_set_bool(p->ev, pf->key, v->b, e);
-        return event_set(p->ev, pf->key, v->b ? "true" : "false", v->b ? 4 : 5, e);
+            return put_b(p, pf, v->b, e);
+        return put_s(p, pf, v->b ? "true" : "false", v->b ? 4 : 5, e);
     }
     return DZ_OK;
 }
 
-static dz_code set_const(parser *p, const ss_const *c, dz_err *e)
+static dz_code set_const(event *ev, const ss_const *c, dz_err *e)
 {
     const json_t *v = c->value;
     if (json_is_string(v))
-        return event_set(p->ev, c->key, json_string_value(v), json_string_length(v), e);
+        return event_set(ev, c->key, json_string_value(v), json_string_length(v), e);
     if (json_is_integer(v))
-        return event_set_int(p->ev, c->key, json_integer_value(v), e);
+        return event_set_int(ev, c->key, json_integer_value(v), e);
     if (json_is_real(v))
-        return event_set_float(p->ev, c->key, json_real_value(v), e);
-    return event_set_bool(p->ev, c->key, json_is_true(v), e);
+        return event_set_float(ev, c->key, json_real_value(v), e);
+    return event_set_bool(ev, c->key, json_is_true(v), e);
 }
 
 /* The row being read, for the quarantine: its bytes (NULL outside a row). */
@@ -1190,10 +1344,12 @@ static dz_code do_row(parser *p, const row *rw, uint64_t line, const char *raw, 
     event_reset(ev);
     bool *pending = p->used;
     memset(pending, 1, p->ncols * sizeof *pending);
-    dz_err fe = {0};
+    dz_err fe; /* not "= {0}": that zeroes 512 bytes per row */
+    fe.code = DZ_OK;
+    fe.msg[0] = '\0';
     for (size_t k = 0; k < p->npf; k++) {
         const plan_field *pf = &p->pf[k];
-        bool required = (size_t)(pf->f - p->r->fields) < p->r->nreq;
+        bool required = pf->required;
         if (pf->col < 0) {
             if (required) {
                 strbuf_reset(&p->reason);
@@ -1232,7 +1388,7 @@ static dz_code do_row(parser *p, const row *rw, uint64_t line, const char *raw, 
             pending[pf->col] = false;
             continue;
         }
-        if (p->r->dup_keys && pf->type != HT_JSON && event_get(ev, pf->key)) {
+        if (p->r->dup_keys && pf->type != HT_JSON && (pf->k.ok ? event_get_k(ev, &pf->k) : event_get(ev, pf->key))) {
             char msg[700];
             snprintf(msg, sizeof msg, "%s (column '%s'): the key already has a value", pf->key, pf->f->column);
             refuse(p, line, msg);
@@ -1252,28 +1408,28 @@ static dz_code do_row(parser *p, const row *rw, uint64_t line, const char *raw, 
         }
         pending[pf->col] = false;
     }
-    for (size_t i = 0; i < p->r->nconst; i++) {
-        dz_code rc = set_const(p, &p->r->consts[i], &fe);
-        if (rc == DZ_ENOMEM)
-            return rc;
-    }
+    /*
+     * The constants, then feed.name and time.observation, all normalised once into the template
+     * (shadowserver_parse). Setting them here, before the pending columns, gives what setting
+     * feed.name and time.observation after those would: pending columns only write extra.* keys.
+     */
+    if (event_copy_fields(ev, p->tmpl, &fe) == DZ_ENOMEM)
+        return DZ_ENOMEM;
     /* Columns still pending: extra.<column>, the cell's text. */
     for (size_t c = 0; c < p->ncols && c < rw->n; c++) {
         if (!pending[c] || rw->lens[c] == 0 || !p->colnames[c][0])
             continue;
-        dz_code rc = event_set(ev, p->extra_keys[c], rw->cells[c], rw->lens[c], &fe);
+        dz_code rc = p->col_keys[c].ok ? event_set_k(ev, &p->col_keys[c], rw->cells[c], rw->lens[c], &fe)
+                                       : event_set(ev, p->extra_keys[c], rw->cells[c], rw->lens[c], &fe);
         if (rc == DZ_ENOMEM)
             return rc;
     }
-    if (event_set(ev, "feed.name", p->feed_name, strlen(p->feed_name), &fe) == DZ_ENOMEM ||
-        event_set(ev, "time.observation", p->observation, strlen(p->observation), &fe) == DZ_ENOMEM)
-        return DZ_ENOMEM;
     if (p->opt->raw && raw) {
         strbuf_reset(&p->rawb64);
         base64_append(&p->rawb64, (const unsigned char *)raw, raw_len);
         if (p->rawb64.oom)
             return DZ_ENOMEM;
-        if (event_set(ev, "raw", p->rawb64.buf, p->rawb64.len, &fe) == DZ_ENOMEM)
+        if (event_set_k(ev, &p->k_raw, p->rawb64.buf, p->rawb64.len, &fe) == DZ_ENOMEM)
             return DZ_ENOMEM;
     }
     p->events++;
@@ -1775,8 +1931,14 @@ dz_code shadowserver_parse(const shadowserver_schema *s, const feed_options *opt
     dz_code rc = DZ_OK;
     p->ev = event_new();
     p->probe = event_new();
-    if (!p->ev || !p->probe) {
+    p->tmpl = event_new();
+    if (!p->ev || !p->probe || !p->tmpl) {
         rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (event_key_init(&p->k_network, "source.network", e) != DZ_OK ||
+        event_key_init(&p->k_fqdn, "source.fqdn", e) != DZ_OK || event_key_init(&p->k_raw, "raw", e) != DZ_OK) {
+        rc = DZ_EINTERNAL;
         goto out;
     }
     if (opt->observation_time) {
@@ -1796,6 +1958,21 @@ dz_code shadowserver_parse(const shadowserver_schema *s, const feed_options *opt
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
         strftime(p->observation, sizeof p->observation, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    }
+    /* The template: constants (valid: the schema load checked them), then feed.name and time.observation;
+     * a value the event refuses is left out, as it was when set per row. */
+    {
+        dz_err te = {0};
+        for (size_t i = 0; i < r->nconst; i++)
+            if (set_const(p->tmpl, &r->consts[i], &te) == DZ_ENOMEM) {
+                rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+                goto out;
+            }
+        if (event_set(p->tmpl, "feed.name", p->feed_name, strlen(p->feed_name), &te) == DZ_ENOMEM ||
+            event_set(p->tmpl, "time.observation", p->observation, strlen(p->observation), &te) == DZ_ENOMEM) {
+            rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+            goto out;
+        }
     }
 
     /* JSON: by the file name, or the first non-blank byte. */
@@ -1843,6 +2020,7 @@ out:
     plan_clear(p);
     event_free(p->ev);
     event_free(p->probe);
+    event_free(p->tmpl);
     strbuf_free(&p->header_q);
     strbuf_free(&p->scratch);
     strbuf_free(&p->raw);

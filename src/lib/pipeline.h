@@ -55,10 +55,9 @@ dz_code pipeline_new(const pipeline_config *cfg, pipeline **out, dz_err *e);
 void pipeline_free(pipeline *p);
 
 /*
- * Runs classify, enrich and key on ev (which it changes: canonical
- * classification, extra.constituent) and fills out. idx may be NULL (no
- * registry: nothing matches). DZ_EINVAL (the event should be quarantined,
- * with e's message) when its classification cannot be made RSIT.
+ * Runs classify, key, enrich and index on ev (which it changes: canonical
+ * classification, extra.constituent set or removed) and fills out. idx may
+ * be NULL (no registry: nothing matches). Fails only when out of memory.
  */
 dz_code pipeline_process(pipeline *p, const registry_index *idx, event *ev, event_index *out, dz_err *e);
 

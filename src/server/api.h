@@ -51,4 +51,13 @@ void api_user_update(http_request *req);
 void api_audit_list(http_request *req);
 void api_audit_verify(http_request *req);
 
+/* api_events.c */
+void api_event_list(http_request *req);
+void api_event_create(http_request *req);
+void api_event_get(http_request *req);
+void api_event_stats(http_request *req);
+void api_ingest_list(http_request *req);
+void api_ingest_get(http_request *req);
+void api_quarantine_list(http_request *req);
+
 #endif

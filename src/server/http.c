@@ -34,6 +34,7 @@ void server_config_default(server_config *cfg)
     cfg->threads = 4;
     cfg->blocking_threads = 64;
     cfg->body_limit = 1024 * 1024;
+    cfg->events_body_limit = 64 * 1024 * 1024;
     cfg->session_ttl = 12 * 3600;
     cfg->access_log = NULL;
 }
@@ -150,7 +151,7 @@ static void dispatch(http_request *req)
     const route *r;
     const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     if (req->body_too_large) {
-        respond_problem(req, 413, NULL, "request body exceeds the limit of %zu bytes", req->srv->cfg.body_limit);
+        respond_problem(req, 413, NULL, "request body exceeds the limit of %zu bytes", req->body_limit);
         return;
     }
     switch (router_match(api_routes, method, req->path, &r, &req->params, req->allow, sizeof req->allow)) {
@@ -167,7 +168,7 @@ static void dispatch(http_request *req)
     case ROUTE_FOUND:
         break;
     }
-    if (!(r->flags & ROUTE_PUBLIC) && !auth_authenticate(req))
+    if (!(r->flags & ROUTE_PUBLIC) && !req->authenticated && !auth_authenticate(req))
         return;
     r->handler(req);
     if (!req->responded)
@@ -213,6 +214,39 @@ static enum MHD_Result send_response(http_request *req)
     return ret;
 }
 
+/*
+ * The body limit of one request, decided before its body is read. Feed
+ * batches (POST /api/v1/events) may be far larger than any other body, but
+ * only from a caller known to be allowed to send them: the credentials are
+ * checked here, on the first call, so an anonymous or unprivileged client
+ * never gets more than body_limit buffered. A failed check answers nothing
+ * yet: the request goes on with the ordinary limit and dispatch() answers
+ * it (401, 403 or 413) as for any other route.
+ */
+static void choose_body_limit(http_request *req)
+{
+    const server_config *cfg = &req->srv->cfg;
+    req->body_limit = cfg->body_limit;
+    if (cfg->events_body_limit <= cfg->body_limit || strcmp(req->method, "POST") != 0 ||
+        strcmp(req->path, "/api/v1/events") != 0)
+        return;
+    if (auth_authenticate(req) && policy_allows(&req->who, ACT_EVENT_WRITE)) {
+        req->body_limit = cfg->events_body_limit;
+        return;
+    }
+    /* forget the refusal (and who it was): dispatch() authenticates again and answers */
+    free(req->resp_body);
+    req->resp_body = NULL;
+    req->resp_len = 0;
+    req->status = 0;
+    req->content_type = NULL;
+    req->responded = false;
+    req->authenticated = false;
+    req->via_session = false;
+    memset(&req->who, 0, sizeof req->who);
+    memset(req->csrf, 0, sizeof req->csrf);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -226,13 +260,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         request_init(srv, req, conn, url, method);
         *con_cls = req;
+        choose_body_limit(req);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > srv->cfg.body_limit)
+        if (cl && strtoull(cl, NULL, 10) > req->body_limit)
             req->body_too_large = true;
         return MHD_YES; /* never answer on the first call: keeps the connection alive */
     }
     if (*upload_data_size) {
-        if (!req->body_too_large && req->body.len + *upload_data_size <= srv->cfg.body_limit)
+        if (!req->body_too_large && req->body.len + *upload_data_size <= req->body_limit)
             strbuf_append(&req->body, upload_data, *upload_data_size);
         else
             req->body_too_large = true;

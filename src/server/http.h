@@ -40,6 +40,7 @@ typedef struct http_request {
     char request_id[40];
     char remote[64];
     strbuf body;
+    size_t body_limit; /* this request's: server_config.body_limit, or events_body_limit (http.c) */
     bool body_too_large;
     int64_t started_ns;
     route_params params;

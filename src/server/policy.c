@@ -19,6 +19,9 @@ static const unsigned allowed[] = {
     [ACT_CONSTITUENT_WRITE] = R(ROLE_ADMIN) | R(ROLE_COORDINATOR),
     [ACT_USER_ADMIN] = R(ROLE_ADMIN),
     [ACT_AUDIT_READ] = R(ROLE_ADMIN) | R(ROLE_COORDINATOR),
+    [ACT_EVENT_READ] = EVERYONE,
+    [ACT_EVENT_WRITE] = STAFF,
+    [ACT_INGEST_READ] = STAFF,
 };
 
 bool policy_allows(const principal *who, policy_action act)

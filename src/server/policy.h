@@ -15,9 +15,13 @@
  * constituents write     y     y     -       -        -          -
  * users, tokens of others y    -     -       -        -          -
  * audit log              y     y     -       -        -          -
+ * feed events read      all   all   all     all      own        own
+ * feed events submit     y     y     y       y        -          -
+ * ingests, quarantine    y     y     y       y        -          -
  *
  * "-RED": TLP:RED incidents are visible only to their assignee, coordinators
- * and admins.
+ * and admins. Feed events "own": the events matched to the user's
+ * organisation (policy_org_filter).
  */
 #ifndef DZ_POLICY_H
 #define DZ_POLICY_H
@@ -40,12 +44,15 @@ typedef enum {
     ACT_CONSTITUENT_WRITE,
     ACT_USER_ADMIN,
     ACT_AUDIT_READ,
+    ACT_EVENT_READ,
+    ACT_EVENT_WRITE,
+    ACT_INGEST_READ,
 } policy_action;
 
 bool policy_allows(const principal *who, policy_action act);
 /* What incidents (and notes) this principal sees. */
 store_scope policy_incident_scope(const principal *who);
-/* Reports and constituents: 0 = all, else only this organisation's. */
+/* Reports, constituents and feed events: 0 = all, else only this organisation's. */
 int64_t policy_org_filter(const principal *who);
 /* A note by this principal must be shared (constituents write to the CIRT, never internally). */
 bool policy_note_forced_shared(const principal *who);

@@ -46,5 +46,13 @@ const route api_routes[] = {
     {"PATCH", "/api/v1/users/{name}", api_user_update, 0},
     {"GET", "/api/v1/audit", api_audit_list, 0},
     {"GET", "/api/v1/audit/verify", api_audit_verify, 0},
+
+    {"GET", "/api/v1/events", api_event_list, 0},
+    {"POST", "/api/v1/events", api_event_create, 0}, /* may have a larger body: see http.c */
+    {"GET", "/api/v1/events/stats", api_event_stats, 0}, /* before {id}: the first match wins */
+    {"GET", "/api/v1/events/{id}", api_event_get, 0},
+    {"GET", "/api/v1/ingests", api_ingest_list, 0},
+    {"GET", "/api/v1/ingests/{id}", api_ingest_get, 0},
+    {"GET", "/api/v1/ingests/{id}/quarantine", api_quarantine_list, 0},
     {0},
 };

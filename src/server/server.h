@@ -18,6 +18,8 @@ typedef struct server_config {
     unsigned threads;     /* event threads, each with its own epoll loop (never block) */
     unsigned blocking_threads; /* threads that run writes and logins while their connection waits */
     size_t body_limit;    /* bytes */
+    size_t events_body_limit; /* bytes of POST /api/v1/events from a user who may submit events (64 MiB);
+                               * everyone else, and every other route, has body_limit */
     int64_t session_ttl;  /* seconds */
     bool cookie_secure;   /* add Secure to the session cookie (behind TLS) */
     FILE *access_log;     /* JSON lines; NULL = none */

@@ -1,6 +1,7 @@
 /* db.c: picks the driver by URL and dispatches db.h to it. */
 #include "store/db_driver.h"
 
+#include <stdio.h>
 #include <string.h>
 
 dz_code db_open(const char *url, db **out, dz_err *e)
@@ -99,4 +100,37 @@ void db_rollback_to(db *d)
 {
     db_exec(d, "ROLLBACK TO SAVEPOINT item", NULL);
     db_exec(d, "RELEASE SAVEPOINT item", NULL);
+}
+
+/* ---- COPY (PostgreSQL) ---- */
+
+bool db_can_copy(db *d)
+{
+    return d->drv->copy_begin != NULL;
+}
+
+dz_code db_copy_begin(db *d, const char *sql, dz_err *e)
+{
+    if (!d->drv->copy_begin)
+        return dz_fail(e, DZ_EINTERNAL, "the %s driver has no COPY", d->drv->name);
+    return d->drv->copy_begin(d, sql, e);
+}
+
+void db_copy_text(db *d, const char *s, size_t len) { d->drv->copy_field(d, s, len); }
+void db_copy_null(db *d) { d->drv->copy_field(d, NULL, 0); }
+
+void db_copy_int(db *d, int64_t v)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%lld", (long long)v);
+    d->drv->copy_field(d, buf, (size_t)n);
+}
+
+dz_code db_copy_end_row(db *d, dz_err *e) { return d->drv->copy_end_row(d, e); }
+dz_code db_copy_end(db *d, int64_t *rows, dz_err *e) { return d->drv->copy_end(d, NULL, rows, e); }
+
+void db_copy_abort(db *d)
+{
+    if (d->drv->copy_end)
+        d->drv->copy_end(d, "aborted by dzong", NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #ifndef DZ_DB_H
 #define DZ_DB_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "lib/dz_err.h"
 
@@ -58,6 +59,28 @@ bool db_needs_checkpointer(db *d);
 dz_code db_checkpoint(db *d, dz_err *e);
 /* Prepares the connection that the group-commit writer uses. */
 dz_code db_writer_setup(db *d, dz_err *e);
+
+/*
+ * Bulk loading: PostgreSQL's COPY ... FROM STDIN in text format. SQLite has
+ * no such thing (db_can_copy false; db_copy_begin fails): use prepared
+ * INSERTs there. Between db_copy_begin and db_copy_end (or db_copy_abort) the
+ * connection runs nothing else. Fields go in the statement's column order;
+ * the driver escapes them (backslash, tab, newline, carriage return) and
+ * sends the data in large chunks. Text must be valid UTF-8 without NUL bytes.
+ * A failed row or end leaves the COPY over (the transaction has failed).
+ */
+bool db_can_copy(db *d);
+dz_code db_copy_begin(db *d, const char *sql, dz_err *e);
+/* One field of the current row: len bytes of s, or NULL when s is NULL. */
+void db_copy_text(db *d, const char *s, size_t len);
+void db_copy_int(db *d, int64_t v);
+void db_copy_null(db *d);
+/* Ends the current row (may send data to the server). */
+dz_code db_copy_end_row(db *d, dz_err *e);
+/* Sends the rest and ends the COPY; *rows (may be NULL): the rows the server took. */
+dz_code db_copy_end(db *d, int64_t *rows, dz_err *e);
+/* Ends a COPY without loading it (the server rejects it, so the transaction fails). */
+void db_copy_abort(db *d);
 
 /* Transactions. begin_write takes the write lock at once (SQLite: BEGIN IMMEDIATE). */
 dz_code db_begin(db *d, bool write, dz_err *e);

@@ -26,6 +26,12 @@ typedef struct db_driver {
     void (*reset)(db_stmt *st);
     int64_t (*changes)(db *d);
     bool (*in_transaction)(db *d);
+    /* COPY FROM STDIN (db.h); NULL when the backend has none */
+    dz_code (*copy_begin)(db *d, const char *sql, dz_err *e);
+    void (*copy_field)(db *d, const char *s, size_t len); /* s NULL: SQL NULL */
+    dz_code (*copy_end_row)(db *d, dz_err *e);
+    /* abort_reason non-NULL: end without loading */
+    dz_code (*copy_end)(db *d, const char *abort_reason, int64_t *rows, dz_err *e);
 } db_driver;
 
 struct db {

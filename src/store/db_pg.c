@@ -30,6 +30,7 @@
 
 #define STMT_CACHE_SLOTS 256
 #define MAX_PARAMS 64
+#define COPY_CHUNK (1u << 20) /* bytes of COPY data sent at once */
 
 typedef struct pg_stmt {
     struct db_stmt base;
@@ -49,6 +50,10 @@ typedef struct pg_db {
     bool in_tx;    /* between a successful BEGIN and COMMIT/ROLLBACK, whatever the connection's state */
     int next_name;
     int64_t changes;
+    /* COPY FROM STDIN: rows are built here and sent in chunks of COPY_CHUNK */
+    char *cbuf;
+    size_t clen, ccap;
+    bool in_copy, row_open, coom;
     pg_stmt cache[STMT_CACHE_SLOTS];
 } pg_db;
 
@@ -155,6 +160,7 @@ static void pg_close(db *d)
         free(q->cache[i].sql);
     }
     PQfinish(q->c);
+    free(q->cbuf);
     free(q);
 }
 
@@ -359,6 +365,134 @@ static bool pg_in_transaction(db *d)
     return t == PQTRANS_UNKNOWN ? PG(d)->in_tx : t != PQTRANS_IDLE;
 }
 
+/* ---- COPY FROM STDIN, text format ---- */
+
+static dz_code pg_copy_begin(db *d, const char *sql, dz_err *e)
+{
+    pg_db *q = PG(d);
+    if (q->in_copy)
+        return dz_fail(e, DZ_EINTERNAL, "COPY: one is under way on this connection");
+    pg_revive(q);
+    PGresult *res = PQexec(q->c, sql);
+    dz_code rc = PQresultStatus(res) == PGRES_COPY_IN ? DZ_OK : pg_fail(q, res, e, "COPY");
+    PQclear(res);
+    if (rc != DZ_OK)
+        return rc;
+    q->in_copy = true;
+    q->row_open = q->coom = false;
+    q->clen = 0;
+    return DZ_OK;
+}
+
+static bool copy_reserve(pg_db *q, size_t more)
+{
+    if (q->coom)
+        return false;
+    if (q->clen + more <= q->ccap)
+        return true;
+    size_t cap = q->ccap ? q->ccap : COPY_CHUNK + 4096;
+    while (cap < q->clen + more)
+        cap *= 2;
+    char *b = realloc(q->cbuf, cap);
+    if (!b) {
+        q->coom = true;
+        return false;
+    }
+    q->cbuf = b;
+    q->ccap = cap;
+    return true;
+}
+
+/* Appends a field: NULL as \N; backslash, tab, newline and CR escaped (the rest is taken as it is). */
+static void pg_copy_field(db *d, const char *s, size_t len)
+{
+    pg_db *q = PG(d);
+    if (!copy_reserve(q, 3 + (s ? 2 * len : 0)))
+        return;
+    char *o = q->cbuf + q->clen;
+    if (q->row_open)
+        *o++ = '\t';
+    q->row_open = true;
+    if (!s) {
+        *o++ = '\\';
+        *o++ = 'N';
+    } else {
+        for (size_t i = 0; i < len; i++) {
+            char c = s[i];
+            switch (c) {
+            case '\\': *o++ = '\\'; *o++ = '\\'; break;
+            case '\t': *o++ = '\\'; *o++ = 't'; break;
+            case '\n': *o++ = '\\'; *o++ = 'n'; break;
+            case '\r': *o++ = '\\'; *o++ = 'r'; break;
+            default: *o++ = c;
+            }
+        }
+    }
+    q->clen = (size_t)(o - q->cbuf);
+}
+
+static dz_code copy_flush(pg_db *q, dz_err *e)
+{
+    if (q->clen && PQputCopyData(q->c, q->cbuf, (int)q->clen) != 1)
+        return pg_fail(q, NULL, e, "COPY");
+    q->clen = 0;
+    return DZ_OK;
+}
+
+static dz_code pg_copy_end_row(db *d, dz_err *e)
+{
+    pg_db *q = PG(d);
+    if (!copy_reserve(q, 1))
+        return dz_fail(e, DZ_ENOMEM, "COPY: out of memory");
+    q->cbuf[q->clen++] = '\n';
+    q->row_open = false;
+    return q->clen >= COPY_CHUNK ? copy_flush(q, e) : DZ_OK;
+}
+
+static dz_code pg_copy_end(db *d, const char *abort_reason, int64_t *rows, dz_err *e)
+{
+    pg_db *q = PG(d);
+    if (!q->in_copy)
+        return dz_fail(e, DZ_EINTERNAL, "COPY: none is under way");
+    q->in_copy = false;
+    dz_code rc = DZ_OK;
+    if (!abort_reason && q->coom) {
+        abort_reason = "out of memory";
+        rc = dz_fail(e, DZ_ENOMEM, "COPY: out of memory");
+    }
+    if (!abort_reason && q->row_open)
+        rc = dz_fail(e, DZ_EINTERNAL, "COPY: a row was not ended");
+    if (rc == DZ_OK && !abort_reason)
+        rc = copy_flush(q, e);
+    if (rc != DZ_OK && !abort_reason)
+        abort_reason = "failed";
+    q->clen = 0;
+    q->row_open = false;
+    if (PQputCopyEnd(q->c, abort_reason) != 1 && rc == DZ_OK)
+        rc = pg_fail(q, NULL, e, "COPY");
+    PGresult *res;
+    bool first = true;
+    while ((res = PQgetResult(q->c)) != NULL) {
+        if (first && rc == DZ_OK && !abort_reason) {
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                rc = pg_fail(q, res, e, "COPY");
+            else if (rows)
+                *rows = atoll(PQcmdTuples(res));
+        }
+        first = false;
+        PQclear(res);
+    }
+    if (rc == DZ_OK && abort_reason)
+        rc = dz_fail(e, DZ_EDB, "COPY: %s", abort_reason);
+    /* a big buffer is kept for the next COPY, but not one grown far past the chunk */
+    if (q->ccap > 4 * COPY_CHUNK) {
+        free(q->cbuf);
+        q->cbuf = NULL;
+        q->ccap = 0;
+    }
+    return rc;
+}
+
 const db_driver db_pg_driver = {
     .name = "postgres",
     .begin_write_sql = "BEGIN", /* writers serialise on the audit_head row lock (store.c) */
@@ -376,4 +510,8 @@ const db_driver db_pg_driver = {
     .reset = pg_reset,
     .changes = pg_changes,
     .in_transaction = pg_in_transaction,
+    .copy_begin = pg_copy_begin,
+    .copy_field = pg_copy_field,
+    .copy_end_row = pg_copy_end_row,
+    .copy_end = pg_copy_end,
 };

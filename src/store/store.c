@@ -109,6 +109,8 @@ dz_code store_open(const char *url, const store_settings *settings, store **out,
     s->settings = *settings;
     if (s->settings.sectors.n == 0)
         sector_list_default(&s->settings.sectors);
+    if (s->settings.dedup_window_s <= 0)
+        s->settings.dedup_window_s = 86400; /* feed events: 24 h */
     pthread_mutex_init(&s->inline_lock, NULL);
     pthread_mutex_init(&s->readers_lock, NULL);
     pthread_mutex_init(&s->qlock, NULL);

@@ -343,4 +343,45 @@ typedef void (*store_copy_progress)(const char *table, int64_t rows, void *arg);
 dz_code store_copy(const char *src_url, const char *dst_url, const store_settings *settings,
                    store_copy_progress progress, void *progress_arg, store_copy_report *out, dz_err *e);
 
+/* ---- feed downloads (store_fetch.c; jobs/fetch.c runs them) ---- */
+/*
+ * Each configured download (dzong.conf `fetch`) is a jobs row "fetch.<name>"
+ * (its schedule) and a feed_fetch row (its URL, the validators of the last
+ * good download, how the last round went).
+ */
+typedef struct store_fetch_def {
+    const char *name;     /* without "fetch." */
+    const char *url;
+    int64_t interval_s;
+} store_fetch_def;
+/*
+ * Makes the stored schedule match the configuration, in one write: upserts
+ * the jobs row and the feed_fetch row of each (a changed interval applies
+ * from now; a changed URL forgets the validators), and deletes the fetch.*
+ * jobs and feed_fetch rows of names no longer configured. *removed may be NULL.
+ */
+dz_code store_fetch_sync(store *s, const store_fetch_def *defs, size_t n, int *removed, dz_err *e);
+
+typedef struct store_fetch_state {
+    char url[2048];
+    char etag[512];           /* "" none */
+    char last_modified[128];  /* "" none */
+    int last_status;          /* 0: never, or no HTTP answer */
+    int64_t last_fetched_at, last_ingest_id;
+} store_fetch_state;
+/* DZ_ENOTFOUND when name has no row (not synced). */
+dz_code store_fetch_get(store *s, const char *name, store_fetch_state *out, dz_err *e);
+
+typedef struct store_fetch_result {
+    int status;                 /* HTTP status; 0: no answer */
+    bool new_validators;        /* a body came: etag and last_modified replace the stored ones (NULL: none) */
+    const char *etag, *last_modified;
+    const char *error;          /* NULL: the round went well */
+    int64_t ingest_id;          /* 0: keep the stored one */
+} store_fetch_result;
+/* Records a round's outcome (last_fetched_at = now). */
+dz_code store_fetch_record(store *s, const char *name, const store_fetch_result *r, dz_err *e);
+/* [{"name","url","etag","last_modified","last_status","last_fetched_at","last_error","last_ingest_id"}] by name. */
+dz_code store_fetch_list(store *s, json_t **out, dz_err *e);
+
 #endif

@@ -25,7 +25,7 @@
 
 #define PAGE_ROWS 500 /* rows per keyset page: the PostgreSQL driver fetches a result whole */
 #define MAX_COLS 24
-#define MAX_KEYS 3
+#define MAX_KEYS 5
 
 typedef struct copy_table {
     const char *name;
@@ -38,7 +38,7 @@ typedef struct copy_table {
 } copy_table;
 
 /*
- * Every table of the schema (migrations 0001..0004), parents before children.
+ * Every table of the schema (migrations 0001..0006), parents before children.
  * schema_version is not copied: the destination has its own, from migrating.
  * copy checks that each database holds exactly these tables with exactly
  * these many columns, so a migration that adds a table or a column and
@@ -89,6 +89,23 @@ static const copy_table COPY_TABLES[] = {
      false, NULL, true},
     /* seeded with version 0; the source's version replaces it */
     {"registry_state", {"id", "version"}, {"id"}, 0, false, NULL, true},
+    /* feed events (0005) */
+    {"ingests",
+     {"id", "kind", "source", "key", "feed", "report", "org_id", "status", "node", "lease_s", "lease_until",
+      "lines_done", "events", "duplicates", "quarantined", "error", "started_at", "updated_at", "finished_at"},
+     {"id"}, 0, true, NULL, false},
+    {"events",
+     {"id", "ingest_id", "line", "stored_at", "time_source", "feed", "taxonomy", "type", "identifier", "ip_key", "asn",
+      "constituent_id", "notified_at", "doc"},
+     {"id"}, 0, true, NULL, false},
+    {"event_dedup", {"hash", "first_seen"}, {"hash"}, 0, false, NULL, false},
+    {"event_quarantine", {"id", "ingest_id", "line", "reason", "raw", "created_at"}, {"id"}, 0, true, NULL, false},
+    {"event_daily", {"day", "feed", "taxonomy", "type", "constituent_id", "count"},
+     {"day", "feed", "taxonomy", "type", "constituent_id"}, 0xf, false, NULL, false},
+    /* the validators and last outcome of each scheduled download (0006) */
+    {"feed_fetch",
+     {"name", "url", "etag", "last_modified", "last_status", "last_fetched_at", "last_error", "last_ingest_id"},
+     {"name"}, 1, false, NULL, false},
 };
 #define N_TABLES (sizeof COPY_TABLES / sizeof COPY_TABLES[0])
 _Static_assert(N_TABLES <= STORE_COPY_MAX_TABLES, "raise STORE_COPY_MAX_TABLES");

@@ -172,6 +172,40 @@ class Ctx:
         self.users[name] = u
         return u
 
+    # -- extra dzong.conf lines (spool, downloads) for the tests that need them
+    CONF_EXTRA_MARK = "# ---- lines of the API suite ----\n"
+
+    def set_conf_extra(self, lines):
+        """Replaces the suite's block at the end of dzong.conf with lines ([]: removes it). Takes effect for
+        dzong processes started afterwards (restart_server())."""
+        path = os.path.join(self.data, "dzong.conf")
+        with open(path) as f:
+            text = f.read().split(self.CONF_EXTRA_MARK)[0]
+        if lines:
+            text += self.CONF_EXTRA_MARK + "".join(line + "\n" for line in lines)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def restart_server(self):
+        self.stop_server()
+        self.start_server()
+
+    # -- reading the database directly (tables no API shows, e.g. feed_fetch)
+    def db_rows(self, sql):
+        """Rows of a query as lists of strings (NULL: None), from SQLite or PostgreSQL."""
+        if self.db_url:
+            p = subprocess.run(["psql", "-X", "-At", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", self.db_url, "-c", sql],
+                               capture_output=True, text=True, timeout=30)
+            if p.returncode != 0:
+                raise AssertionError("psql %r: %s" % (sql, p.stderr))
+            return [line.split("\x1f") for line in p.stdout.splitlines()]
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.data, "dzong.db"), uri=True, timeout=10)
+        try:
+            return [[None if v is None else str(v) for v in row] for row in con.execute(sql)]
+        finally:
+            con.close()
+
     # -- server process
     def spawn_server(self, log_path, attempts=5):
         """Starts one `dzong serve` on a free port; returns (proc, port) once /healthz answers 200."""

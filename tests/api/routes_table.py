@@ -40,6 +40,13 @@ ROUTES = [
     ("PATCH", "/api/v1/users/{name}", False),
     ("GET", "/api/v1/audit", False),
     ("GET", "/api/v1/audit/verify", False),
+    ("GET", "/api/v1/events", False),
+    ("POST", "/api/v1/events", False),
+    ("GET", "/api/v1/events/stats", False),
+    ("GET", "/api/v1/events/{id}", False),
+    ("GET", "/api/v1/ingests", False),
+    ("GET", "/api/v1/ingests/{id}", False),
+    ("GET", "/api/v1/ingests/{id}/quarantine", False),
 ]
 
 _ROUTE_LINE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^}]*?)\s*\}')

@@ -41,6 +41,9 @@ import test_sessions  # noqa: E402,F401
 import test_access  # noqa: E402,F401
 import test_admin  # noqa: E402,F401
 import test_constituents  # noqa: E402,F401
+import test_ingest  # noqa: E402,F401
+import test_events  # noqa: E402,F401
+import test_feeds_inputs  # noqa: E402,F401
 import test_problems  # noqa: E402,F401
 import test_keepalive  # noqa: E402,F401
 import test_nodes  # noqa: E402,F401  (PostgreSQL only)

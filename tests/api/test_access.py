@@ -16,7 +16,11 @@ constituents, lookup  all   all   all     all      own        own
 constituents write     y     y     -       -        -          -
 users, tokens of others y    -     -       -        -          -
 audit log              y     y     -       -        -          -
+feed events read      all   all   all     all      own        own
+feed events submit     y     y     y       y        -          -
+ingests, quarantine    y     y     y       y        -          -
 """
+import json
 from urllib.parse import urlencode
 
 from harness import check, check_problem, eq, test
@@ -93,6 +97,47 @@ def fresh_constituent(body=None):
     return prepare
 
 
+class EventFixture:
+    """One batch (an ingest with a quarantined row) holding an event of orga and one of certx."""
+    ingest = None
+    event_of = {}  # short name -> event id
+
+
+# Networks for the matrix's events; test_constituents later sets orga's networks to the same.
+EVENT_NETS = {"orga": "10.60.0.0/16", "certx": "10.59.0.0/16"}
+
+
+def event_fixture(ctx):
+    f = EventFixture
+    if f.ingest is None:
+        for org, net in EVENT_NETS.items():
+            ctx.expect(200, "PATCH", "/api/v1/constituents/" + org, "admin", body={"networks": [net]})
+        lines = [json.dumps({"source.ip": ip, "classification.type": "scanner", "time.source": "2026-11-20T08:00:00+00:00",
+                             "extra.matrix": ctx.tag}) for ip in ("10.60.200.1", "10.59.200.1")]
+        lines.append("{this line is not JSON")
+        r = ctx.expect(201, "POST", "/api/v1/events?batch=" + ctx.uniq("matrix"), "admin",
+                       raw="\n".join(lines) + "\n", headers={"Content-Type": "application/x-ndjson"})
+        f.ingest = r.json["ingest_id"]
+        items = ctx.expect(200, "GET", "/api/v1/events?ingest=%d" % f.ingest, "admin").json["items"]
+        f.event_of = {it["constituent"]: it["id"] for it in items}
+        check(set(EVENT_NETS) <= set(f.event_of), "matrix events matched to %r" % f.event_of)
+    return f
+
+
+def own_event(ctx, role):
+    return "/api/v1/events/%d" % event_fixture(ctx).event_of[OWN_ORG.get(role, "orga")], None
+
+
+def fresh_event_batch(ctx, role):
+    """A batch of its own per role: one IntelMQ event (a JSON object is one line of JSON lines)."""
+    return "/api/v1/events?batch=" + ctx.uniq("mxb"), {"source.ip": "198.18.0.1", "classification.type": "scanner",
+                                                        "extra.role": str(role), "extra.matrix": ctx.tag}
+
+
+def ingest_path(suffix=""):
+    return lambda ctx, role: ("/api/v1/ingests/%d%s" % (event_fixture(ctx).ingest, suffix), None)
+
+
 def login_body(ctx, role):
     u = ctx.users[USER_OF[role] if role else "h2"]
     return "/api/v1/session", {"username": u.name, "password": u.password}
@@ -158,6 +203,13 @@ MATRIX = {
     ("PATCH", "/api/v1/users/{name}"): (static("/api/v1/users/victim", {"disabled": False}), expected(200, ("admin",))),
     ("GET", "/api/v1/audit"): (static("/api/v1/audit"), expected(200, ("admin", "coordinator"))),
     ("GET", "/api/v1/audit/verify"): (static("/api/v1/audit/verify"), expected(200, ("admin", "coordinator"))),
+    ("GET", "/api/v1/events"): (static("/api/v1/events"), expected(200, EVERYONE)),
+    ("POST", "/api/v1/events"): (fresh_event_batch, expected(201, STAFF)),
+    ("GET", "/api/v1/events/stats"): (static("/api/v1/events/stats"), expected(200, EVERYONE)),
+    ("GET", "/api/v1/events/{id}"): (own_event, expected(200, EVERYONE)),
+    ("GET", "/api/v1/ingests"): (static("/api/v1/ingests"), expected(200, STAFF)),
+    ("GET", "/api/v1/ingests/{id}"): (ingest_path(), expected(200, STAFF)),
+    ("GET", "/api/v1/ingests/{id}/quarantine"): (ingest_path("/quarantine"), expected(200, STAFF)),
 }
 
 

@@ -17,6 +17,10 @@ Then PostgreSQL drops every session of the database (pg_terminate_backend, as
 a restart or failover would) while clients write to node A: at most the batch
 in flight fails, nothing acknowledged is lost, and the node answers again at
 once; dropped while idle, not one request fails.
+
+Last, both nodes share one spool directory and one scheduled download: 20 files
+dropped at once are each taken in exactly once (by one node or the other), and
+each download round runs on one node.
 """
 import http.client
 import os
@@ -29,6 +33,8 @@ import time
 from urllib.parse import quote
 
 from harness import ID_RE, Ctx, check, do_request, eq, log, test
+# the feed input tests (registered here, before the two-node tests, if run.py has not imported them yet)
+from test_feeds_inputs import FeedServer, all_ingests, drop, events_of_ingest, intelmq_file, spool, wait_for  # noqa: E402
 
 CLIENTS = 8          # split evenly across the two nodes
 RUN_SECONDS = 4.0    # total writing time
@@ -344,3 +350,80 @@ def t_connections_dropped(ctx):
     eq((r.status, r.json.get("database")), (200, "ok"), "/healthz after the cut")
     p = ctx.cli("audit", "verify", check_rc=False)
     eq(p.returncode, 0, "audit verify (%s%s)" % (p.stdout, p.stderr))
+
+
+@test("nodes: two nodes share one spool directory and one download: each file and each round taken once",
+      timeout=150, backend="postgres")
+def t_feed_inputs_two_nodes(ctx):
+    """Both nodes scan the same spool directory every second and run the same download every 2 s. The
+    store's claim of an ingest decides which node takes a file (the other sees it busy, or done, and
+    leaves it); the job schedule gives each download round to one node."""
+    import json
+
+    srv = FeedServer()
+    name = "nodes-" + ctx.tag
+    path = "/nodes-%s.txt" % ctx.tag
+    url = "http://127.0.0.1:%d%s" % (srv.port, path)
+    srv.put(path, "192.0.2.91\n192.0.2.92\n", '"n1"')
+    ctx.set_conf_extra(["spool_interval = 1",
+                        "fetch = %s blocklist %s every=2s feed_name=nodes-fetch-%s" % (name, url, ctx.tag)])
+    proc_b = None
+    try:
+        ctx.restart_server()
+        log_b = os.path.join(ctx.tmp, "server-b.log")
+        proc_b, port_b = ctx.spawn_server(log_b)
+        feed_name = "nodes-spool-" + ctx.tag
+        names = ["n%02d-%s.jsonl" % (k, ctx.tag) for k in range(20)]
+        want_events = {}
+        for k, n in enumerate(names):
+            drop(ctx, "intelmq", n, intelmq_file(feed_name, 10 * k, k + 1))
+            want_events[n] = k + 1
+
+        def all_moved():
+            left = [n for n in names if os.path.exists(spool(ctx, "intelmq", n))]
+            return not left and all(os.path.exists(spool(ctx, ".done", "intelmq", n)) for n in names)
+        wait_for("the 20 files in .done/intelmq", all_moved, timeout=60)
+        time.sleep(4.5)  # two more download rounds at least, with both nodes polling
+    finally:
+        ctx.stop_server()
+        if proc_b is not None:
+            Ctx._kill(proc_b, graceful=True)
+    try:
+        # the download: every round ran on one node (the gaps between requests are the interval's)
+        jobs = json.loads(ctx.cli("jobs", "list").stdout)
+        job = next(j for j in jobs if j["name"] == "fetch." + name)
+        hits = srv.hits_of(path)
+        # a round claimed while its node stops ends without a request ("dzong is stopping")
+        check(len(hits) <= job["runs"] <= len(hits) + 2, "runs of fetch.%s: %d, requests the server saw: %d"
+              % (name, job["runs"], len(hits)))
+        gaps = [round(b[0] - a[0], 2) for a, b in zip(hits, hits[1:])]
+        check(len(hits) >= 3, "too few rounds to mean anything: %d" % len(hits))
+        # rounds are due 2 s apart in whole seconds of the store's clock: at least 1 s between two requests
+        # (less jitter); one round run by both nodes would be two requests at once
+        check(min(gaps) > 0.5, "two requests less than half a second apart (a round run twice?): gaps %r" % gaps)
+        eq([h[2] for h in hits], [200] + [304] * (len(hits) - 1), "statuses of the rounds")
+    finally:
+        srv.close()
+        ctx.set_conf_extra([])
+        ctx.start_server()
+
+    # each file exactly once
+    ings = [i for i in all_ingests(ctx) if i["kind"] == "spool" and os.path.basename(i["source"] or "") in want_events]
+    by_file = {}
+    for i in ings:
+        by_file.setdefault(os.path.basename(i["source"]), []).append(i)
+    eq(sorted(by_file), sorted(names), "the files with an ingest")
+    twice = {n: len(v) for n, v in by_file.items() if len(v) != 1}
+    check(not twice, "files taken in more than once: %r" % twice)
+    bad = [(n, v[0]["status"], v[0]["events"]) for n, v in by_file.items()
+           if v[0]["status"] != "done" or v[0]["events"] != want_events[n]]
+    check(not bad, "ingests not done or with the wrong number of events: %r" % bad[:5])
+    total = sum(len(events_of_ingest(ctx, v[0]["id"])) for v in by_file.values())
+    eq(total, sum(want_events.values()), "events stored from the 20 files")
+    nodes = {}
+    for v in by_file.values():
+        nodes[v[0]["node"]] = nodes.get(v[0]["node"], 0) + 1
+    fetched = [i for i in all_ingests(ctx) if i["kind"] == "fetch" and i["source"] == url]
+    eq(len(fetched), 1, "ingests of the download (one body)")
+    log("     (files taken per node: %r; %d download rounds, gaps %s s)"
+        % (nodes, job["runs"], ", ".join("%.1f" % g for g in gaps)))

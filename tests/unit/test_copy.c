@@ -4,14 +4,16 @@
  * incident pointing at a later one, notes, tasks, reports, the audit chain,
  * registry records with networks, AS numbers, domains and contacts, a member
  * organisation older than its parent, an upper-case short name that a
- * locale would sort elsewhere)
+ * locale would sort elsewhere, an ingest of feed events with text that
+ * COPY must escape, a repeat, a refused row)
  * plus bulk rows written straight into SQLite (so every table with a
  * composite or text key is read over several keyset pages) is copied, and
  *   - every table's row count and checksum agree, and so does what the API
  *     shows of the copy: every incident, note, task, timeline, report, user,
  *     constituent and audit entry, byte for byte;
  *   - the audit chain verifies on the copy and new writes continue its ids
- *     (and the registry's version), and the copy's registry index answers;
+ *     (and the registry's version, the events' ids and the dedup window),
+ *     and the copy's registry index answers;
  *   - a second copy into the now non-empty destination is refused, as are
  *     sources at another schema version or with tables or columns the copy
  *     does not know; a row the destination rejects leaves it empty; a
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "lib/credentials.h"
+#include "lib/pipeline.h"
 #include "lib/request_decode.h"
 #include "store/store.h"
 
@@ -35,6 +38,7 @@
 #define BULK_TAGS 2500  /* > 2 pages of store_copy.c's PAGE_ROWS */
 #define BULK_SESSIONS 1200
 
+#define BULK_DAILY 1200 /* > 2 pages of event_daily's five-column key */
 #define BULK_NETWORKS 1100 /* one organisation's networks: > 2 pages of a composite key with a text part */
 
 static const store_scope ALL = {0, -1, false};
@@ -201,6 +205,75 @@ static void sql(const char *path, const char *text)
     sqlite3_close(h);
 }
 
+/* ---- feed events: a batch built by hand (the plain structs of lib/pipeline.h) ---- */
+
+static size_t eb_text(event_batch *b, const char *s, size_t n)
+{
+    if (!s)
+        return EB_NONE;
+    size_t off = b->text.len;
+    strbuf_append(&b->text, s, n);
+    strbuf_append(&b->text, "", 1);
+    return off;
+}
+
+static void eb_add(event_batch *b, uint64_t line, uint64_t hash, int64_t cid, const char *ip_key, const char *doc)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        b->rows = realloc(b->rows, b->cap * sizeof *b->rows);
+        assert_non_null(b->rows);
+    }
+    event_batch_row *r = &b->rows[b->n++];
+    memset(r, 0, sizeof *r);
+    r->line = line;
+    r->dedup_hash = hash;
+    r->constituent_id = cid;
+    r->time_source = line % 2 ? T0 - 60 : INT64_MIN;
+    r->asn = line % 2 ? 64500 : 0;
+    snprintf(r->ip_key, sizeof r->ip_key, "%s", ip_key ? ip_key : "");
+    r->doc = eb_text(b, doc, strlen(doc));
+    r->doc_len = strlen(doc);
+    r->feed_name = eb_text(b, "scan-ssh", 8);
+    r->taxonomy = eb_text(b, "vulnerable", 10);
+    r->type = eb_text(b, "vulnerable-system", 17);
+    r->identifier = line % 2 ? eb_text(b, "ssh", 3) : EB_NONE;
+}
+
+/* An ingest with events of two organisations and of nobody, a repeat, refused rows; on store s. */
+static void populate_events(store *s)
+{
+    dz_err e = {0};
+    int64_t druk;
+    assert_dz_ok(store_constituent_id(s, "druk-bank", &druk, &e), e);
+    ingest_claim c = {.kind = "file", .source = "/srv/feeds/2026-03-01-scan_ssh.csv", .key = "sha256:copy-test",
+                      .feed = "shadowserver", .report = "scan_ssh", .node = "host:1"};
+    ingest_state st;
+    assert_dz_ok(store_ingest_claim(s, &c, &st, &e), e);
+    event_batch b;
+    memset(&b, 0, sizeof b);
+    strbuf_init(&b.text);
+    eb_add(&b, 1, 1, druk, "00000000000000000000ffffc0000201",
+           "{\"extra.note\":\"tab\\there, newline\\nand \\\\ back\\u00fcber\",\"source.ip\":\"192.0.2.1\"}");
+    eb_add(&b, 2, 0xfedcba9876543210ULL, 0, "20010db8000000000000000000000001", "{\"source.ip\":\"2001:db8::1\"}");
+    eb_add(&b, 3, 1, druk, NULL, "{\"a repeat\":true}");
+    eb_add(&b, 4, 4, druk, NULL, "{\"source.fqdn\":\"bank.example.bt\"}");
+    const char raw[] = "x\t\"y\"\r\n\\z";
+    b.bad = calloc(1, sizeof *b.bad);
+    assert_non_null(b.bad);
+    b.n_bad = b.cap_bad = 1;
+    b.bad[0] = (event_batch_bad){5, eb_text(&b, "bad row", 7), eb_text(&b, raw, sizeof raw - 1), sizeof raw - 1};
+    b.checkpoint = 5;
+    store_batch_result r;
+    assert_dz_ok(store_events_commit(s, st.id, "host:1", &b, &r, &e), e);
+    assert_int_equal(r.stored, 3);
+    assert_int_equal(r.duplicates, 1);
+    assert_dz_ok(store_ingest_finish(s, st.id, "host:1", NULL, &e), e);
+    free(b.rows);
+    free(b.bad);
+    strbuf_free(&b.text);
+}
+
 /* A deployment with something in every table, through the store API, then bulk rows straight into SQLite. */
 static void populate(const char *url, const char *path)
 {
@@ -263,6 +336,7 @@ static void populate(const char *url, const char *path)
     merge(s, &tashi, f, c); /* c.duplicate_of = f, a later row: the copy must not need it earlier */
     merge(s, &tashi, a, d);
     free(a), free(b), free(c), free(d), free(f);
+    populate_events(s);
     store_close(s);
 
     /* bulk: several pages of a composite key with a text part, and of a text key */
@@ -276,6 +350,10 @@ static void populate(const char *url, const char *path)
     for (int i = 0; i < BULK_SESSIONS; i++)
         fprintf(m, "INSERT INTO sessions(id_hash, user_id, csrf_token, created_at, expires_at) "
                    "VALUES ('%s%064x', 2, 'c', %lld, %lld);", i % 2 ? "A" : "b", i, T0, T0 + 7200);
+    for (int i = 0; i < BULK_DAILY; i++) /* a key of five columns, four of them text, over several pages */
+        fprintf(m, "INSERT INTO event_daily(day, feed, taxonomy, type, constituent_id, count) "
+                   "VALUES ('2026-02-%02d', '%s', 'vulnerable', 'type-%d', %d, %d);", 1 + i % 28,
+                i % 2 ? "Feed" : "feed", i / 56, i % 3, i + 1);
     fprintf(m, "COMMIT;");
     fclose(m);
     sql(path, bulk);
@@ -362,7 +440,7 @@ static void views(store *s, char **out, size_t n_out)
         out[k++] = dump(all);
     }
     json_decref(items);
-    assert_true(k + 5 <= n_out);
+    assert_true(k + 9 <= n_out);
     assert_dz_ok(store_report_list(s, 0, NULL, 500, NULL, &o, &e), e);
     out[k++] = dump(o);
     assert_dz_ok(store_user_list(s, &o, &e), e);
@@ -375,9 +453,18 @@ static void views(store *s, char **out, size_t n_out)
     out[k++] = dump(json_integer(version));
     assert_dz_ok(store_audit_list(s, 0, 100000, &o, &e), e);
     out[k++] = dump(o);
+    event_filter ef = {.limit = 1000};
+    assert_dz_ok(store_event_list(s, 0, &ef, &o, &e), e);
+    out[k++] = dump(o);
+    assert_dz_ok(store_ingest_list(s, NULL, 0, &o, &e), e);
+    out[k++] = dump(o);
+    assert_dz_ok(store_quarantine_list(s, 0, NULL, 0, &o, &e), e);
+    out[k++] = dump(o);
+    assert_dz_ok(store_event_stats(s, 0, NULL, NULL, &o, &e), e);
+    out[k++] = dump(o);
 }
 
-#define N_VIEWS 16
+#define N_VIEWS 20
 
 static void same_views(const char *src_url, const char *dst_url)
 {
@@ -483,6 +570,33 @@ static void writes_continue(const char *url)
     assert_string_equal(r, "BTCIRT-R-2026-00003");
     free(r);
     free(id);
+    /* events: ids go on, and the dedup window came along (hash 1 is a duplicate, 7 new) */
+    ingest_claim ic = {.kind = "api", .source = "batch 1", .key = "batch:after-copy", .feed = "api", .node = "n"};
+    ingest_state ist;
+    assert_dz_ok(store_ingest_claim(s, &ic, &ist, &e), e);
+    assert_int_equal(ist.state, INGEST_NEW);
+    assert_int_equal(ist.id, 2);
+    ic.key = "sha256:copy-test";
+    ingest_state done;
+    assert_dz_ok(store_ingest_claim(s, &ic, &done, &e), e);
+    assert_int_equal(done.state, INGEST_DONE);
+    assert_int_equal(done.events, 3);
+    event_batch b;
+    memset(&b, 0, sizeof b);
+    strbuf_init(&b.text);
+    eb_add(&b, 1, 1, 0, NULL, "{}");
+    eb_add(&b, 2, 7, 0, NULL, "{}");
+    b.checkpoint = 2;
+    store_batch_result br;
+    assert_dz_ok(store_events_commit(s, ist.id, "n", &b, &br, &e), e);
+    assert_int_equal(br.stored, 1);
+    assert_int_equal(br.duplicates, 1);
+    free(b.rows);
+    strbuf_free(&b.text);
+    event_filter ef = {.limit = 1};
+    assert_dz_ok(store_event_list(s, 0, &ef, &o, &e), e);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(o, "items"), 0), "id")), 4);
+    json_decref(o);
     store_close(s);
 }
 
@@ -730,7 +844,7 @@ static void test_copy_postgres(void **state)
     assert_contains(e.msg, "not empty");
     /* identity sequences were moved past the copied ids */
     writes_continue(f->pg_url);
-    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 7);
+    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 8); /* 7 writes and an ingest.start */
     free(to_pg);
     free(back);
 }

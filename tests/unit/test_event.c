@@ -775,6 +775,201 @@ static void test_reuse(void **state)
     event_free(ev);
 }
 
+/* ---- resolved keys (event_key), event_copy_fields, key order without names ---- */
+
+/* One value set both ways: by name and through a resolved key must give the same result. */
+typedef struct kv {
+    const char *key, *text;
+} kv;
+
+static void test_keys_resolved(void **state)
+{
+    (void)state;
+    static const kv cases[] = {
+        {"source.ip", "192.0.2.1"}, {"source.ip", " 192.0.2.1 "}, {"source.ip", "01.2.3.4"},
+        {"source.ip", "1.2.3.256"}, {"source.ip", "2001:DB8::1"}, {"source.ip", "1.2.3.4/32"},
+        {"source.ip", "0.0.0.0"}, {"source.network", "192.0.2.7/24"}, {"time.source", "2018-07-26T02:07:16+00:00"},
+        {"time.source", "2018-02-30T02:07:16+00:00"}, {"time.source", "2018-07-26 02:07:16 UTC"},
+        {"time.source", "2018-07-26T24:07:16+00:00"}, {"time.source", "0000-01-01T00:00:00+00:00"},
+        {"time.source", "2018-07-26T02:07:16+01:00"}, {"source.reverse_dns", "Host-1.Example.NET."},
+        {"source.reverse_dns", "192.0.2.1"}, {"source.reverse_dns", "::1"}, {"source.reverse_dns", "a b"},
+        {"source.port", "5555"}, {"source.port", "70000"}, {"source.asn", "AS64512"}, {"source.asn", "0"},
+        {"source.geolocation.cc", "bt"}, {"source.geolocation.cc", "XXX"}, {"protocol.transport", "TCP"},
+        {"extra.tag", "anything \"quoted\""}, {"extra.tag", ""}, {"extra.Bad", "x"}, {"extra", "x"},
+        {"no.such.key", "x"}, {"classification.type", "phishing"}, {"classification.taxonomy", "Fraud"},
+        {"raw", "aGk="}, {"raw", "not base64"}, {"source.url", "example.com/a"}, {"comment", "\xff"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const kv *c = &cases[i];
+        event *a = event_new(), *b = event_new();
+        dz_err ea = {0}, eb = {0};
+        dz_code ra = event_set(a, c->key, c->text, strlen(c->text), &ea);
+        event_key k;
+        dz_code rk = event_key_init(&k, c->key, &eb);
+        assert_int_equal(rk == DZ_OK, k.ok);
+        dz_code rb = rk == DZ_OK ? event_set_k(b, &k, c->text, strlen(c->text), &eb) : rk;
+        if (ra != rb || strcmp(ea.msg, eb.msg) != 0)
+            fail_msg("%s = '%s': by name %d '%s', by key %d '%s'", c->key, c->text, (int)ra, ea.msg, (int)rb, eb.msg);
+        if (!k.ok)
+            assert_dz_fails(event_set_k(b, &k, "x", 1, &eb), DZ_EINVAL, eb);
+        char *ja = to_json(a), *jb = to_json(b);
+        assert_string_equal(ja, jb);
+        if (ra == DZ_OK) {
+            assert_non_null(event_get_k(a, &k)); /* set by name, found by key */
+            assert_non_null(event_get(b, c->key)); /* and the other way round */
+            assert_ptr_equal(event_get_k(b, &k), event_get(b, c->key));
+        }
+        free(ja);
+        free(jb);
+        event_free(a);
+        event_free(b);
+    }
+
+    /* typed setters */
+    event *a = event_new(), *b = event_new();
+    dz_err e = {0};
+    event_key port, score, open, when, cc;
+    assert_dz_ok(event_key_init(&port, "source.port", &e), e);
+    assert_dz_ok(event_key_init(&score, "extra.score", &e), e);
+    assert_dz_ok(event_key_init(&open, "extra.open", &e), e);
+    assert_dz_ok(event_key_init(&when, "time.source", &e), e);
+    assert_dz_ok(event_key_init(&cc, "source.geolocation.cc", &e), e);
+    assert_int_equal(port.type, HT_INT);
+    assert_int_equal(score.type, HT_JSON);
+    assert_dz_ok(event_set_int(a, "source.port", 443, &e), e);
+    assert_dz_ok(event_set_k_int(b, &port, 443, &e), e);
+    assert_dz_fails(event_set_k_int(b, &port, 70000, &e), DZ_EINVAL, e);
+    assert_dz_ok(event_set_float(a, "extra.score", 1.57, &e), e);
+    assert_dz_ok(event_set_k_float(b, &score, 1.57, &e), e);
+    assert_dz_ok(event_set_bool(a, "extra.open", true, &e), e);
+    assert_dz_ok(event_set_k_bool(b, &open, true, &e), e);
+    assert_dz_ok(event_set_float(a, "time.source", 1532570836.5, &e), e);
+    assert_dz_ok(event_set_k_float(b, &when, 1532570836.5, &e), e);
+    assert_dz_fails(event_set_k_bool(b, &cc, true, &e), DZ_EINVAL, e);
+    assert_dz_fails(event_set_k_int(b, &cc, 123, &e), DZ_EINVAL, e); /* "123" as text: not a country code */
+    char *ja = to_json(a), *jb = to_json(b);
+    assert_string_equal(ja, jb);
+    free(ja);
+    free(jb);
+    /* an extra key's name is the caller's, not a copy */
+    assert_ptr_equal(event_get_k(b, &score)->key, score.name);
+    event_free(a);
+    event_free(b);
+}
+
+static void test_copy_fields(void **state)
+{
+    (void)state;
+    dz_err e = {0};
+    event *tmpl = event_new(), *ev = event_new(), *want = event_new();
+    /* the template: what a report's constants look like, plus an extra and typed values */
+    static const kv consts[] = {{"classification.taxonomy", "vulnerable"}, {"classification.type", "vulnerable-system"},
+                                {"protocol.application", "HTTP"}, {"feed.name", "Accessible HTTP"},
+                                {"time.observation", "2026-11-23 00:00:00"}, {"extra.const", "c"}};
+    for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++) {
+        assert_dz_ok(event_set(tmpl, consts[i].key, consts[i].text, strlen(consts[i].text), &e), e);
+        assert_dz_ok(event_set(want, consts[i].key, consts[i].text, strlen(consts[i].text), &e), e);
+    }
+    assert_dz_ok(event_set_int(tmpl, "extra.n", 7, &e), e);
+    assert_dz_ok(event_set_bool(tmpl, "extra.b", false, &e), e);
+    assert_dz_ok(event_set_float(tmpl, "extra.f", 0.5, &e), e);
+    for (int round = 0; round < 3; round++) {
+        event_reset(ev);
+        event_reset(want);
+        /* the row's own fields, one of them overwritten by the template */
+        assert_dz_ok(event_set(ev, "source.ip", "192.0.2.1", 9, &e), e);
+        assert_dz_ok(event_set(ev, "protocol.application", "ftp", 3, &e), e);
+        assert_dz_ok(event_set(want, "source.ip", "192.0.2.1", 9, &e), e);
+        for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
+            assert_dz_ok(event_set(want, consts[i].key, consts[i].text, strlen(consts[i].text), &e), e);
+        assert_dz_ok(event_set_int(want, "extra.n", 7, &e), e);
+        assert_dz_ok(event_set_bool(want, "extra.b", false, &e), e);
+        assert_dz_ok(event_set_float(want, "extra.f", 0.5, &e), e);
+        assert_dz_ok(event_copy_fields(ev, tmpl, &e), e);
+        char *jg = to_json(ev), *jw = to_json(want);
+        assert_string_equal(jg, jw);
+        free(jg);
+        free(jw);
+    }
+    assert_string_equal(event_get(ev, "protocol.application")->s, "http");
+    /* dst keeps its own copies: the template may change or go */
+    event_free(tmpl);
+    assert_string_equal(event_get(ev, "extra.const")->s, "c");
+    assert_int_equal(event_get(ev, "extra.n")->i, 7);
+    event_free(ev);
+    event_free(want);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Key order comes from ranks (table position, the first bytes of an extra's name): check it against strcmp. */
+static void test_key_order_ranks(void **state)
+{
+    (void)state;
+    static const char *const pool[] = {
+        "extra.source.naics", "extra.source.sic", "extra.sourcex", "extra.source", "extra.a", "extra.-", "extra.0",
+        "extra._", "extra.z", "extra.zz", "extra.source.naics.x", "extra.sourc", "extra.a-b", "extra.a.b", "extra.a_b",
+        "extra.abcdefgh", "extra.abcdefg", "extra.abcdefghi", "event_hash", "feed.accuracy", "feed.name",
+        "classification.identifier", "source.ip", "time.source", "tlp", "comment", "destination.port", "raw",
+        "output", "extra.1", "extra.9a", "extra.source.asn",
+    };
+    static const char *const vals[] = {"1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1",
+                                       "1", "1", "AB12", "50", "f", "id", "192.0.2.1", "2020-01-01", "red", "c", "80",
+                                       "aGk=", "o", "1", "1", "1"};
+    size_t n = sizeof pool / sizeof pool[0];
+    const char *sorted[64];
+    memcpy(sorted, pool, sizeof pool);
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    uint64_t seed = 42;
+    event *ev = event_new();
+    dz_err e = {0};
+    for (int round = 0; round < 200; round++) {
+        size_t idx[64];
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        for (size_t i = n - 1; i > 0; i--) { /* a shuffled order of insertion */
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            size_t j = (size_t)(seed >> 33) % (i + 1);
+            size_t t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        event_reset(ev);
+        for (size_t i = 0; i < n; i++)
+            assert_dz_ok(event_set(ev, pool[idx[i]], vals[idx[i]], strlen(vals[idx[i]]), &e), e);
+        if (round % 2) /* sorted once, then one more key: kept in order */
+            assert_non_null(event_field_at(ev, 0));
+        assert_dz_ok(event_set(ev, "extra.source.naics", "2", 1, &e), e); /* a replacement */
+        assert_int_equal(event_count(ev), n);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(event_field_at(ev, i)->key, sorted[i]);
+    }
+    /* more than 48 fields: the general sort */
+    event_reset(ev);
+    char names[80][24];
+    const char *sorted2[80];
+    for (size_t i = 0; i < 80; i++) {
+        snprintf(names[i], sizeof names[i], "extra.k%03zu", (i * 37) % 80);
+        assert_dz_ok(event_set(ev, names[i], "v", 1, &e), e);
+        sorted2[i] = names[i];
+    }
+    assert_dz_ok(event_set(ev, "comment", "c", 1, &e), e);
+    assert_dz_ok(event_set(ev, "tlp", "red", 3, &e), e);
+    qsort(sorted2, 80, sizeof *sorted2, cmp_str);
+    assert_string_equal(event_field_at(ev, 0)->key, "comment");
+    for (size_t i = 0; i < 80; i++)
+        assert_string_equal(event_field_at(ev, i + 1)->key, sorted2[i]);
+    assert_string_equal(event_field_at(ev, 81)->key, "tlp");
+    event_unset(ev, "extra.k000");
+    assert_string_equal(event_field_at(ev, 1)->key, "extra.k001");
+    assert_null(event_get(ev, "extra.k000"));
+    assert_non_null(event_get(ev, "extra.k079"));
+    event_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -793,6 +988,9 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_json_escape_positions),
         cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_keys_resolved),
+        cmocka_unit_test(test_copy_fields),
+        cmocka_unit_test(test_key_order_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

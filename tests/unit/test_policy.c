@@ -3,12 +3,13 @@
 
 #include "server/policy.h"
 
-enum { NACT = ACT_AUDIT_READ + 1 };
+enum { NACT = ACT_INGEST_READ + 1 };
 
 static const char *const act_names[NACT] = {
     "incident read", "incident write", "incident merge", "note read",        "note write",
     "task",          "timeline read",  "report create",  "report read",      "report link",
-    "constituent read", "constituent write", "user admin", "audit read",
+    "constituent read", "constituent write", "user admin", "audit read",  "event read",
+    "event write",      "ingest read",
 };
 
 /*
@@ -32,6 +33,9 @@ static const char *const expected[NACT] = {
     [ACT_CONSTITUENT_WRITE] = "11----",
     [ACT_USER_ADMIN] = "1-----",
     [ACT_AUDIT_READ] = "11----",
+    [ACT_EVENT_READ] = "111111",
+    [ACT_EVENT_WRITE] = "1111--",
+    [ACT_INGEST_READ] = "1111--",
 };
 
 static principal who(role r, int64_t user_id, int64_t org_id)

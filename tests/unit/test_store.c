@@ -7,8 +7,11 @@
  * incidents through their phases (timeline, metrics), refused transitions,
  * visibility scopes (organisation, TLP:RED), list filters and cursor
  * pagination, merges, report idempotency, the audit chain (and tampering
- * with it through the database directly), and the group-commit writer under
- * concurrent load. Scopes come from the real policy (server/policy.c).
+ * with it through the database directly), the group-commit writer under
+ * concurrent load, and feed events (ingest claims and leases, dedup inside
+ * and across batches and after the window, checkpoints, the quarantine,
+ * list filters and isolation, daily counts, the purge, and one timed commit
+ * of 20,000 events). Scopes come from the real policy (server/policy.c).
  *
  * The database is a temporary SQLite file per test, or, when DZONG_TEST_DB is
  * a postgres:// URL, that PostgreSQL database: each test's setup empties it
@@ -24,10 +27,12 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/audit_chain.h"
 #include "lib/credentials.h"
+#include "lib/pipeline.h"
 #include "lib/request_decode.h"
 #include "lib/timeutil.h"
 #include "server/policy.h"
@@ -2698,6 +2703,710 @@ static void test_pg_commit_of_failed_transaction(void **state)
     db_close(d);
 }
 
+/* ---- feed events (store_events.c) ---- */
+
+/* Batches are built by hand here: the plain structs of lib/pipeline.h, filled as event_batch_add would. */
+static void tb_init(event_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    strbuf_init(&b->text);
+}
+
+static void tb_free(event_batch *b)
+{
+    free(b->rows);
+    free(b->bad);
+    strbuf_free(&b->text);
+    memset(b, 0, sizeof *b);
+}
+
+static size_t tb_text(event_batch *b, const char *s, size_t n)
+{
+    if (!s)
+        return EB_NONE;
+    size_t off = b->text.len;
+    strbuf_append(&b->text, s, n);
+    strbuf_append(&b->text, "", 1); /* the NUL the offsets promise */
+    assert_false(b->text.oom);
+    return off;
+}
+
+/* "00000000000000000000ffff" and the IPv4 address's 8 hex digits. */
+static void v4_key(const char *ip, char out[33])
+{
+    unsigned a, b, c, d;
+    assert_int_equal(sscanf(ip, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+    snprintf(out, 33, "00000000000000000000ffff%02x%02x%02x%02x", a, b, c, d);
+}
+
+typedef struct tev {
+    uint64_t hash;
+    int64_t cid;
+    const char *ip; /* IPv4 text, or an ip_key of 32 hex digits, or NULL */
+    int64_t time_source;
+    const char *feed, *taxonomy, *type;
+} tev;
+
+static void tb_add(event_batch *b, uint64_t line, const tev *t)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 64;
+        b->rows = realloc(b->rows, b->cap * sizeof *b->rows);
+        assert_non_null(b->rows);
+    }
+    event_batch_row *r = &b->rows[b->n++];
+    memset(r, 0, sizeof *r);
+    r->line = line;
+    r->dedup_hash = t->hash;
+    r->constituent_id = t->cid;
+    r->time_source = t->time_source ? t->time_source : INT64_MIN;
+    r->asn = 64500;
+    if (t->ip && strlen(t->ip) == 32)
+        snprintf(r->ip_key, sizeof r->ip_key, "%s", t->ip);
+    else if (t->ip)
+        v4_key(t->ip, r->ip_key);
+    const char *feed = t->feed ? t->feed : "scan-ssh", *tax = t->taxonomy ? t->taxonomy : "vulnerable",
+               *type = t->type ? t->type : "vulnerable-system";
+    char doc[1024], ts[32] = "";
+    if (t->time_source)
+        time_format_iso(t->time_source, ts, sizeof ts);
+    int n = snprintf(doc, sizeof doc,
+                     "{\"classification.taxonomy\":\"%s\",\"classification.type\":\"%s\",\"extra.line\":%llu,"
+                     "\"extra.note\":\"tab\\there \\\"quoted\\\" back\\\\slash\",\"feed.name\":\"%s\"%s%s%s%s%s%s}",
+                     tax, type, (unsigned long long)line, feed, t->ip && strlen(t->ip) < 32 ? ",\"source.ip\":\"" : "",
+                     t->ip && strlen(t->ip) < 32 ? t->ip : "", t->ip && strlen(t->ip) < 32 ? "\"" : "",
+                     ts[0] ? ",\"time.source\":\"" : "", ts, ts[0] ? "\"" : "");
+    r->doc = tb_text(b, doc, (size_t)n);
+    r->doc_len = (size_t)n;
+    r->feed_name = tb_text(b, feed, strlen(feed));
+    r->taxonomy = tb_text(b, tax, strlen(tax));
+    r->type = tb_text(b, type, strlen(type));
+    r->identifier = tb_text(b, "id-1", 4);
+}
+
+static void tb_bad(event_batch *b, uint64_t line, const char *reason, const char *raw, size_t raw_len)
+{
+    if (b->n_bad == b->cap_bad) {
+        b->cap_bad = b->cap_bad ? 2 * b->cap_bad : 16;
+        b->bad = realloc(b->bad, b->cap_bad * sizeof *b->bad);
+        assert_non_null(b->bad);
+    }
+    event_batch_bad *q = &b->bad[b->n_bad++];
+    q->line = line;
+    q->reason = tb_text(b, reason, strlen(reason));
+    q->raw = tb_text(b, raw, raw_len);
+    q->raw_len = raw ? raw_len : 0;
+}
+
+static ingest_state claim(fx *f, const char *key, const char *node, const char *take_over)
+{
+    ingest_claim c = {.kind = "file", .source = "/srv/feeds/scan.csv", .key = key, .feed = "shadowserver",
+                      .report = "scan_ssh", .node = node, .take_over = take_over};
+    ingest_state st;
+    dz_err e = {0};
+    assert_dz_ok(store_ingest_claim(f->s, &c, &st, &e), e);
+    return st;
+}
+
+static store_batch_result commit(fx *f, int64_t ingest, const char *node, const event_batch *b)
+{
+    store_batch_result r;
+    dz_err e = {0};
+    assert_dz_ok(store_events_commit(f->s, ingest, node, b, &r, &e), e);
+    return r;
+}
+
+/* One number from the database, past the store. */
+static int64_t db_int(fx *f, const char *sql)
+{
+    db *d;
+    dz_err e = {0};
+    assert_dz_ok(db_open(f->url, &d, &e), e);
+    db_stmt *st;
+    assert_dz_ok(db_prepare(d, sql, &st, &e), e);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    int64_t n = db_col_int(st, 0);
+    db_reset(st);
+    db_close(d);
+    return n;
+}
+
+static int64_t JI(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        fail_msg("'%s' is not an integer", key);
+    return json_integer_value(v);
+}
+
+static size_t audit_actions(fx *f, const char *action)
+{
+    json_t *a;
+    dz_err e = {0};
+    assert_dz_ok(store_audit_list(f->s, 0, 1000000, &a, &e), e);
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        const char *x = S(v, "action");
+        n += x && strcmp(x, action) == 0;
+    }
+    json_decref(a);
+    return n;
+}
+
+/* NEW, BUSY for another node, RESUME after the lease ran out or with take_over, DONE; a lost claim writes nothing. */
+static void test_events_claim(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    ingest_state a = claim(f, "sha256:aaa", "node-a:1", NULL);
+    assert_int_equal(a.state, INGEST_NEW);
+    assert_true(a.id > 0);
+    assert_string_equal(a.status, "running");
+    ingest_state b = claim(f, "sha256:aaa", "node-b:2", NULL);
+    assert_int_equal(b.state, INGEST_BUSY);
+    assert_int_equal(b.id, a.id);
+    assert_string_equal(b.holder, "node-a:1");
+
+    /* a commits a batch: checkpoint 3 */
+    event_batch bt;
+    tb_init(&bt);
+    tb_add(&bt, 1, &(tev){.hash = 11});
+    tb_add(&bt, 2, &(tev){.hash = 12});
+    tb_bad(&bt, 3, "no ip", "x,y", 3);
+    bt.checkpoint = 3;
+    store_batch_result r = commit(f, a.id, "node-a:1", &bt);
+    assert_int_equal(r.stored, 2);
+    assert_int_equal(r.quarantined, 1);
+
+    /* the lease (120 s) is renewed by each commit; it runs out 120 s after the last one */
+    store_set_clock(f->s, T0 + 119);
+    assert_int_equal(claim(f, "sha256:aaa", "node-b:2", NULL).state, INGEST_BUSY);
+    store_set_clock(f->s, T0 + 120);
+    b = claim(f, "sha256:aaa", "node-b:2", NULL);
+    assert_int_equal(b.state, INGEST_RESUME);
+    assert_int_equal(b.id, a.id);
+    assert_int_equal(b.lines_done, 3);
+    assert_int_equal(b.events, 2);
+    assert_int_equal(b.quarantined, 1);
+
+    /* a lost it: its commit and its finish are refused, and nothing is written */
+    event_batch late;
+    tb_init(&late);
+    tb_add(&late, 4, &(tev){.hash = 13});
+    late.checkpoint = 4;
+    store_batch_result lr;
+    assert_dz_fails(store_events_commit(f->s, a.id, "node-a:1", &late, &lr, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "node-b:2");
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events"), 2);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 2);
+    assert_int_equal(db_int(f, "SELECT lines_done FROM ingests"), 3);
+    assert_dz_fails(store_ingest_finish(f->s, a.id, "node-a:1", NULL, &e), DZ_ECONFLICT, e);
+    assert_dz_fails(store_ingest_renew(f->s, a.id, "node-a:1", &e), DZ_ECONFLICT, e);
+    assert_dz_fails(store_events_commit(f->s, 999999, "node-a:1", &late, &lr, &e), DZ_ENOTFOUND, e);
+
+    /* a live lease: only the holder itself, or a claim naming it in take_over, gets it */
+    assert_int_equal(claim(f, "sha256:aaa", "node-a:1", NULL).state, INGEST_BUSY);
+    assert_int_equal(claim(f, "sha256:aaa", "node-b:2", NULL).state, INGEST_RESUME);
+    assert_int_equal(claim(f, "sha256:aaa", "node-a:1", "node-x:9").state, INGEST_BUSY);
+    ingest_state t = claim(f, "sha256:aaa", "node-a:1", "node-b:2");
+    assert_int_equal(t.state, INGEST_RESUME);
+    assert_int_equal(t.lines_done, 3);
+    r = commit(f, a.id, "node-a:1", &late);
+    assert_int_equal(r.stored, 1);
+    assert_dz_ok(store_ingest_finish(f->s, a.id, "node-a:1", NULL, &e), e);
+    assert_dz_fails(store_ingest_finish(f->s, a.id, "node-a:1", NULL, &e), DZ_ECONFLICT, e);
+    assert_contains(e.msg, "done");
+
+    ingest_state d = claim(f, "sha256:aaa", "node-c:3", NULL);
+    assert_int_equal(d.state, INGEST_DONE);
+    assert_int_equal(d.id, a.id);
+    assert_int_equal(d.lines_done, 4);
+    assert_int_equal(d.events, 3);
+    assert_int_equal(d.quarantined, 1);
+    assert_string_equal(d.status, "done");
+    assert_string_equal(d.holder, "");
+
+    /* a failed ingest may be claimed again at once, from its checkpoint */
+    store_set_clock(f->s, T0 + 1000);
+    ingest_state g = claim(f, "sha256:bbb", "node-a:1", NULL);
+    assert_int_equal(g.state, INGEST_NEW);
+    assert_true(g.id > a.id);
+    assert_dz_ok(store_ingest_finish(f->s, g.id, "node-a:1", "parser: line 9: bad header", &e), e);
+    json_t *o;
+    assert_dz_ok(store_ingest_get(f->s, g.id, &o, &e), e);
+    assert_string_equal(S(o, "status"), "failed");
+    assert_string_equal(S(o, "error"), "parser: line 9: bad header");
+    assert_string_equal(S(o, "finished_at"), "2026-03-01T00:16:40Z");
+    json_decref(o);
+    ingest_state g2 = claim(f, "sha256:bbb", "node-b:2", NULL);
+    assert_int_equal(g2.state, INGEST_RESUME);
+    assert_int_equal(g2.id, g.id);
+    assert_dz_ok(store_ingest_get(f->s, g.id, &o, &e), e);
+    assert_string_equal(S(o, "status"), "running");
+    assert_true(json_is_null(json_object_get(o, "error")));
+    assert_true(json_is_null(json_object_get(o, "finished_at")));
+    assert_string_equal(S(o, "node"), "node-b:2");
+    json_decref(o);
+
+    /* renew: the lease runs from the renewal */
+    store_set_clock(f->s, T0 + 1100);
+    assert_dz_ok(store_ingest_renew(f->s, g.id, "node-b:2", &e), e);
+    store_set_clock(f->s, T0 + 1219);
+    assert_int_equal(claim(f, "sha256:bbb", "node-a:1", NULL).state, INGEST_BUSY);
+    store_set_clock(f->s, T0 + 1220);
+    assert_int_equal(claim(f, "sha256:bbb", "node-a:1", NULL).state, INGEST_RESUME);
+
+    /* the list, newest first, in pages */
+    json_t *page1, *page2;
+    assert_dz_ok(store_ingest_list(f->s, NULL, 1, &page1, &e), e);
+    json_t *it = json_array_get(json_object_get(page1, "items"), 0);
+    assert_int_equal(JI(it, "id"), g.id);
+    assert_string_equal(S(it, "kind"), "file");
+    assert_string_equal(S(it, "source"), "/srv/feeds/scan.csv");
+    assert_string_equal(S(it, "feed"), "shadowserver");
+    assert_string_equal(S(it, "report"), "scan_ssh");
+    assert_string_equal(S(it, "started_at"), "2026-03-01T00:16:40Z");
+    assert_non_null(S(page1, "next_cursor"));
+    assert_dz_ok(store_ingest_list(f->s, S(page1, "next_cursor"), 1, &page2, &e), e);
+    it = json_array_get(json_object_get(page2, "items"), 0);
+    assert_int_equal(JI(it, "id"), a.id);
+    assert_int_equal(JI(it, "lines_done"), 4);
+    assert_int_equal(JI(it, "events"), 3);
+    assert_int_equal(JI(it, "duplicates"), 0);
+    assert_int_equal(JI(it, "quarantined"), 1);
+    assert_string_equal(S(it, "status"), "done");
+    assert_true(json_is_null(json_object_get(page2, "next_cursor")));
+    json_decref(page1);
+    json_decref(page2);
+    assert_dz_fails(store_ingest_list(f->s, "x", 10, &page1, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_ingest_get(f->s, 424242, &o, &e), DZ_ENOTFOUND, e);
+
+    /* one audit entry per start (new or taken over) and per finish, none per batch */
+    assert_int_equal(audit_actions(f, "ingest.start"), 7);
+    assert_int_equal(audit_actions(f, "ingest.finish"), 2);
+    audit_ok(f);
+    tb_free(&bt);
+    tb_free(&late);
+}
+
+/* Duplicates inside a batch, across batches, and again once the window has run out; the quarantine; the purge. */
+static void test_events_dedup(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    ingest_state in = claim(f, "k1", "n1", NULL);
+    event_batch b;
+    tb_init(&b);
+    const uint64_t big = 0xfedcba9876543210ULL; /* > INT64_MAX: stored as a negative int64 */
+    tb_add(&b, 1, &(tev){.hash = 1});
+    tb_add(&b, 2, &(tev){.hash = big});
+    tb_add(&b, 3, &(tev){.hash = 1}); /* the same event twice in one batch */
+    tb_add(&b, 4, &(tev){.hash = UINT64_MAX});
+    tb_add(&b, 5, &(tev){.hash = 0});
+    tb_bad(&b, 6, "classification: unknown type 'foo'", "a,b\tc\\d\n", 8);
+    const char bytes[] = {'o', 'k', ',', (char)0xff, ',', 0, ',', (char)0xc3, (char)0xa9}; /* bad byte, NUL, é */
+    tb_bad(&b, 7, "bad row", bytes, sizeof bytes);
+    tb_bad(&b, 8, "no bytes", NULL, 0);
+    b.checkpoint = 8;
+    store_batch_result r = commit(f, in.id, "n1", &b);
+    assert_int_equal(r.stored, 4);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(r.quarantined, 3);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 4);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup WHERE hash = -1"), 1); /* UINT64_MAX */
+    assert_int_equal(db_int(f, "SELECT MIN(line) FROM events"), 1); /* the first of the two is kept */
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events WHERE line = 3"), 0);
+
+    /* the next batch repeats two of them; the same batch committed again is all duplicates */
+    event_batch b2;
+    tb_init(&b2);
+    tb_add(&b2, 9, &(tev){.hash = big});
+    tb_add(&b2, 10, &(tev){.hash = 2});
+    tb_add(&b2, 11, &(tev){.hash = UINT64_MAX});
+    b2.checkpoint = 11;
+    store_set_clock(f->s, T0 + 60);
+    r = commit(f, in.id, "n1", &b2);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 2);
+    r = commit(f, in.id, "n1", &b2);
+    assert_int_equal(r.stored, 0);
+    assert_int_equal(r.duplicates, 3);
+
+    /* the window is 24 h from the first sighting (T0): at T0 + 86399 still a duplicate, at T0 + 86400 new */
+    event_batch b3;
+    tb_init(&b3);
+    tb_add(&b3, 12, &(tev){.hash = 1});
+    tb_add(&b3, 13, &(tev){.hash = 2}); /* first seen at T0 + 60 */
+    b3.checkpoint = 13;
+    store_set_clock(f->s, T0 + 86399);
+    assert_dz_ok(store_ingest_renew(f->s, in.id, "n1", &e), e);
+    r = commit(f, in.id, "n1", &b3);
+    assert_int_equal(r.stored, 0);
+    store_set_clock(f->s, T0 + 86400);
+    r = commit(f, in.id, "n1", &b3);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 1);
+    /* stored again: its window starts over */
+    store_set_clock(f->s, T0 + 86460);
+    r = commit(f, in.id, "n1", &b3);
+    assert_int_equal(r.stored, 1); /* hash 2: first seen at T0 + 60, so its window ran out now */
+    assert_int_equal(r.duplicates, 1);
+
+    json_t *o;
+    assert_dz_ok(store_ingest_get(f->s, in.id, &o, &e), e);
+    assert_int_equal(JI(o, "lines_done"), 13);
+    assert_int_equal(JI(o, "events"), 7);
+    assert_int_equal(JI(o, "duplicates"), 10);
+    assert_int_equal(JI(o, "quarantined"), 3);
+    json_decref(o);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events"), 7);
+
+    /* the checkpoint never goes back */
+    event_batch empty;
+    tb_init(&empty);
+    empty.checkpoint = 5;
+    r = commit(f, in.id, "n1", &empty);
+    assert_int_equal(r.stored + r.duplicates + r.quarantined, 0);
+    assert_int_equal(db_int(f, "SELECT lines_done FROM ingests"), 13);
+
+    /* the quarantine, in order, made valid UTF-8 */
+    json_t *q;
+    assert_dz_ok(store_quarantine_list(f->s, in.id, NULL, 2, &q, &e), e);
+    json_t *items = json_object_get(q, "items");
+    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(JI(json_array_get(items, 0), "line"), 6);
+    assert_int_equal(JI(json_array_get(items, 0), "ingest_id"), in.id);
+    assert_string_equal(S(json_array_get(items, 0), "reason"), "classification: unknown type 'foo'");
+    assert_string_equal(S(json_array_get(items, 0), "raw"), "a,b\tc\\d\n");
+    assert_string_equal(S(json_array_get(items, 1), "raw"), "ok,\xef\xbf\xbd,\xef\xbf\xbd,\xc3\xa9");
+    json_t *q2;
+    assert_dz_ok(store_quarantine_list(f->s, 0, S(q, "next_cursor"), 10, &q2, &e), e);
+    assert_int_equal(json_array_size(json_object_get(q2, "items")), 1);
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(q2, "items"), 0), "raw")));
+    assert_true(json_is_null(json_object_get(q2, "next_cursor")));
+    json_decref(q);
+    json_decref(q2);
+    assert_dz_ok(store_quarantine_list(f->s, 424242, NULL, 0, &q, &e), e);
+    assert_int_equal(json_array_size(json_object_get(q, "items")), 0);
+    json_decref(q);
+
+    /* the purge forgets what is older than the window, and only that */
+    int64_t purged = -1;
+    store_set_clock(f->s, T0 + 86400 + 59);
+    assert_dz_ok(store_dedup_purge(f->s, &purged, &e), e);
+    assert_int_equal(purged, 3); /* big, UINT64_MAX and 0: first seen at T0; 1 and 2 were seen again since */
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 2);
+    store_set_clock(f->s, T0 + 3 * 86400);
+    assert_dz_ok(store_dedup_purge(f->s, &purged, &e), e);
+    assert_int_equal(purged, 2);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 0);
+
+    /* a purged hash is new again (it was past its window in any case) */
+    assert_dz_ok(store_ingest_renew(f->s, in.id, "n1", &e), e);
+    r = commit(f, in.id, "n1", &b2);
+    assert_int_equal(r.stored, 3);
+    tb_free(&b);
+    tb_free(&b2);
+    tb_free(&b3);
+    tb_free(&empty);
+}
+
+static json_t *events(fx *f, int64_t only_org, const event_filter *flt)
+{
+    json_t *o;
+    dz_err e = {0};
+    assert_dz_ok(store_event_list(f->s, only_org, flt, &o, &e), e);
+    return o;
+}
+
+static size_t n_items(json_t *o)
+{
+    size_t n = json_array_size(json_object_get(o, "items"));
+    json_decref(o);
+    return n;
+}
+
+/* Filters (organisation, time, classification, feed, address and network, ingest), pages, and isolation. */
+static void test_events_list(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    ingest_state in = claim(f, "k-list", "n1", NULL);
+    event_batch b;
+    tb_init(&b);
+    const int64_t t1 = T0 - 3600, t2 = T0 - 1800;
+    tb_add(&b, 1, &(tev){.hash = 101, .cid = f->druk, .ip = "192.0.2.1", .time_source = t1});
+    tb_add(&b, 2, &(tev){.hash = 102, .cid = f->druk, .ip = "192.0.2.200", .time_source = t2, .type = "vulnerable-service"});
+    tb_add(&b, 3, &(tev){.hash = 103, .cid = f->telecom, .ip = "198.51.100.7", .time_source = t2,
+                         .taxonomy = "malicious-code", .type = "infected-system", .feed = "sinkhole-http"});
+    tb_add(&b, 4, &(tev){.hash = 104, .ip = "20010db8000000000000000000000001", .time_source = t1}); /* 2001:db8::1 */
+    tb_add(&b, 5, &(tev){.hash = 105, .cid = f->telecom}); /* no address, no time */
+    b.checkpoint = 5;
+    commit(f, in.id, "n1", &b);
+    ingest_state in2 = claim(f, "k-list-2", "n1", NULL);
+    event_batch b2;
+    tb_init(&b2);
+    tb_add(&b2, 1, &(tev){.hash = 106, .cid = f->druk, .ip = "192.0.2.77", .time_source = t2});
+    b2.checkpoint = 1;
+    commit(f, in2.id, "n1", &b2);
+
+    /* everything, newest first, and what an item holds */
+    json_t *all = events(f, 0, NULL);
+    json_t *items = json_object_get(all, "items");
+    assert_int_equal(json_array_size(items), 6);
+    for (size_t i = 1; i < 6; i++)
+        assert_true(JI(json_array_get(items, i - 1), "id") > JI(json_array_get(items, i), "id"));
+    json_t *top = json_array_get(items, 0);
+    assert_string_equal(S(top, "constituent"), "druk-bank");
+    assert_int_equal(JI(top, "ingest_id"), in2.id);
+    assert_string_equal(S(top, "stored_at"), "2026-03-01T00:00:00Z");
+    json_t *ev = json_object_get(top, "event");
+    assert_true(json_is_object(ev));
+    assert_string_equal(S(ev, "source.ip"), "192.0.2.77");
+    assert_string_equal(S(ev, "extra.note"), "tab\there \"quoted\" back\\slash");
+    assert_true(json_is_null(json_object_get(json_array_get(items, 2), "constituent"))); /* line 4: nobody's */
+    int64_t telecom_event = JI(json_array_get(items, 1), "id");                          /* line 5 */
+    assert_true(json_is_null(json_object_get(all, "next_cursor")));
+
+    /* one event */
+    json_t *one;
+    assert_dz_ok(store_event_get(f->s, 0, telecom_event, &one, &e), e);
+    assert_string_equal(S(one, "constituent"), "bhutan-telecom");
+    json_decref(one);
+    assert_dz_fails(store_event_get(f->s, f->druk, telecom_event, &one, &e), DZ_ENOTFOUND, e);
+    assert_dz_ok(store_event_get(f->s, f->telecom, telecom_event, &one, &e), e);
+    json_decref(one);
+    assert_dz_fails(store_event_get(f->s, 0, 999999, &one, &e), DZ_ENOTFOUND, e);
+
+    /* pages of two */
+    event_filter pf = {.limit = 2};
+    int64_t seen = 0, pages = 0, last = INT64_MAX;
+    char cursor[32] = "";
+    for (;;) {
+        pf.cursor = cursor[0] ? cursor : NULL;
+        json_t *p = events(f, 0, &pf);
+        json_t *it = json_object_get(p, "items");
+        size_t i;
+        json_t *v;
+        json_array_foreach(it, i, v)
+        {
+            assert_true(JI(v, "id") < last);
+            last = JI(v, "id");
+            seen++;
+        }
+        pages++;
+        const char *next = S(p, "next_cursor");
+        if (!next) {
+            json_decref(p);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", next);
+        json_decref(p);
+    }
+    assert_int_equal(seen, 6);
+    assert_int_equal(pages, 3);
+
+    /* filters */
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.constituent = "druk-bank"})), 3);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.constituent = "no-such-org"})), 0);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.from = t2})), 3);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.from = t1, .to = t2})), 2);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.taxonomy = "malicious-code"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.type = "vulnerable-service"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.feed = "sinkhole-http"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ingest_id = in2.id})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.2.1"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.2.0/24"})), 3);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.2.128/25"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.0.0/8"})), 3);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "0.0.0.0/0"})), 4);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "::ffff:192.0.2.200"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "2001:db8::/32"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "2001:db8::1"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "::/0"})), 5);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.2.0/24", .type = "vulnerable-service"})), 1);
+    assert_int_equal(n_items(events(f, 0, &(event_filter){.ip = "192.0.2.0/24", .constituent = "bhutan-telecom"})), 0);
+    json_t *bad;
+    assert_dz_fails(store_event_list(f->s, 0, &(event_filter){.ip = "192.0.2.1/24"}, &bad, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_event_list(f->s, 0, &(event_filter){.ip = "not-an-ip"}, &bad, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_event_list(f->s, 0, &(event_filter){.cursor = "abc"}, &bad, &e), DZ_EINVAL, e);
+    assert_dz_fails(store_event_list(f->s, 0, &(event_filter){.limit = 1001}, &bad, &e), DZ_EINVAL, e);
+
+    /* an organisation sees its own events only, whatever it asks for */
+    assert_int_equal(n_items(events(f, f->druk, NULL)), 3);
+    assert_int_equal(n_items(events(f, f->telecom, NULL)), 2);
+    assert_int_equal(n_items(events(f, f->pcert, NULL)), 0);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.constituent = "bhutan-telecom"})), 0);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.constituent = "druk-bank"})), 3);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.ip = "0.0.0.0/0"})), 3);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.ip = "198.51.100.7"})), 0);
+    assert_int_equal(n_items(events(f, f->telecom, &(event_filter){.feed = "sinkhole-http"})), 1);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.feed = "sinkhole-http"})), 0);
+    assert_int_equal(n_items(events(f, f->druk, &(event_filter){.ingest_id = in.id})), 2);
+
+    /* an organisation gone since the pipeline's registry snapshot: its events are stored as nobody's */
+    event_batch b3;
+    tb_init(&b3);
+    tb_add(&b3, 2, &(tev){.hash = 107, .cid = 424242});
+    b3.checkpoint = 2;
+    assert_int_equal(commit(f, in2.id, "n1", &b3).stored, 1);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events WHERE line = 2 AND constituent_id IS NULL"), 1);
+    /* deleting an organisation keeps its events, as nobody's (and out of its users' sight) */
+    assert_dz_ok(store_constituent_create(f->s, &f->sys, "gone-org", "Gone", NULL, &e), e);
+    int64_t gone;
+    assert_dz_ok(store_constituent_id(f->s, "gone-org", &gone, &e), e);
+    event_batch b4;
+    tb_init(&b4);
+    tb_add(&b4, 3, &(tev){.hash = 108, .cid = gone});
+    b4.checkpoint = 3;
+    assert_int_equal(commit(f, in2.id, "n1", &b4).stored, 1);
+    assert_int_equal(n_items(events(f, gone, NULL)), 1);
+    assert_dz_ok(store_constituent_delete(f->s, &f->sys, "gone-org", &e), e);
+    assert_int_equal(n_items(events(f, gone, NULL)), 0);
+    assert_int_equal(n_items(events(f, 0, NULL)), 8);
+    tb_free(&b3);
+    tb_free(&b4);
+    json_decref(all);
+    tb_free(&b);
+    tb_free(&b2);
+}
+
+static json_t *find_in(json_t *arr, const char *key, const char *value)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *x = S(v, key);
+        if ((!x && !value) || (x && value && strcmp(x, value) == 0))
+            return v;
+    }
+    fail_msg("no item with %s = %s", key, value ? value : "null");
+    return NULL;
+}
+
+/* Daily counts: by day, classification, feed, sector and organisation; scoped to one organisation. */
+static void test_events_stats(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    sql(f, "UPDATE constituents SET sector = 'banking-finance' WHERE short_name = 'druk-bank'", false);
+    ingest_state in = claim(f, "k-stats", "n1", NULL);
+    event_batch b;
+    tb_init(&b);
+    for (uint64_t i = 0; i < 10; i++)
+        tb_add(&b, i + 1, &(tev){.hash = 1000 + i, .cid = i < 6 ? f->druk : i < 9 ? f->telecom : 0,
+                                 .feed = i % 2 ? "scan-ssh" : "scan-rdp"});
+    tb_add(&b, 11, &(tev){.hash = 1000}); /* a duplicate is not counted */
+    b.checkpoint = 11;
+    commit(f, in.id, "n1", &b);
+    event_batch b2;
+    tb_init(&b2);
+    tb_add(&b2, 12, &(tev){.hash = 2000, .cid = f->telecom, .taxonomy = "malicious-code", .type = "infected-system"});
+    tb_add(&b2, 13, &(tev){.hash = 2001, .cid = f->druk});
+    b2.checkpoint = 13;
+    store_set_clock(f->s, T0 + 86400 + 5); /* the next day */
+    assert_dz_ok(store_ingest_renew(f->s, in.id, "n1", &e), e);
+    commit(f, in.id, "n1", &b2);
+
+    json_t *st;
+    assert_dz_ok(store_event_stats(f->s, 0, NULL, NULL, &st, &e), e);
+    assert_int_equal(JI(st, "total"), 12);
+    json_t *days = json_object_get(st, "by_day");
+    assert_int_equal(json_array_size(days), 2);
+    assert_string_equal(S(json_array_get(days, 0), "day"), "2026-03-01");
+    assert_int_equal(JI(json_array_get(days, 0), "count"), 10);
+    assert_string_equal(S(json_array_get(days, 1), "day"), "2026-03-02");
+    assert_int_equal(JI(json_array_get(days, 1), "count"), 2);
+    json_t *types = json_object_get(st, "by_type");
+    assert_int_equal(json_array_size(types), 2);
+    assert_string_equal(S(json_array_get(types, 0), "type"), "vulnerable-system");
+    assert_int_equal(JI(json_array_get(types, 0), "count"), 11);
+    assert_string_equal(S(json_array_get(types, 1), "taxonomy"), "malicious-code");
+    json_t *feeds = json_object_get(st, "by_feed");
+    assert_int_equal(JI(find_in(feeds, "feed", "scan-ssh"), "count"), 5 + 2);
+    assert_int_equal(JI(find_in(feeds, "feed", "scan-rdp"), "count"), 5);
+    json_t *sectors = json_object_get(st, "by_sector");
+    assert_int_equal(JI(find_in(sectors, "sector", "banking-finance"), "count"), 7);
+    assert_int_equal(JI(find_in(sectors, "sector", NULL), "count"), 5); /* telecom has no sector, 1 nobody's */
+    json_t *orgs = json_object_get(st, "by_constituent");
+    assert_int_equal(json_array_size(orgs), 2);
+    assert_string_equal(S(json_array_get(orgs, 0), "constituent"), "druk-bank");
+    assert_int_equal(JI(json_array_get(orgs, 0), "count"), 7);
+    assert_int_equal(JI(json_array_get(orgs, 1), "count"), 4);
+    json_decref(st);
+
+    assert_dz_ok(store_event_stats(f->s, 0, "2026-03-02", NULL, &st, &e), e);
+    assert_int_equal(JI(st, "total"), 2);
+    json_decref(st);
+    assert_dz_ok(store_event_stats(f->s, 0, NULL, "2026-03-01", &st, &e), e);
+    assert_int_equal(JI(st, "total"), 10);
+    json_decref(st);
+    assert_dz_ok(store_event_stats(f->s, f->telecom, NULL, NULL, &st, &e), e);
+    assert_int_equal(JI(st, "total"), 4);
+    assert_int_equal(json_array_size(json_object_get(st, "by_constituent")), 1);
+    assert_string_equal(S(json_array_get(json_object_get(st, "by_constituent"), 0), "constituent"), "bhutan-telecom");
+    assert_int_equal(json_array_size(json_object_get(st, "by_sector")), 1);
+    json_decref(st);
+    assert_dz_ok(store_event_stats(f->s, f->pcert, NULL, NULL, &st, &e), e);
+    assert_int_equal(JI(st, "total"), 0);
+    assert_int_equal(json_array_size(json_object_get(st, "by_day")), 0);
+    json_decref(st);
+    assert_dz_fails(store_event_stats(f->s, 0, "2026-3-1", NULL, &st, &e), DZ_EINVAL, e);
+    tb_free(&b);
+    tb_free(&b2);
+}
+
+/* 20,000 events of realistic size in one commit, twice (the second into a table that is not empty); prints events/s. */
+static void test_events_throughput(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    enum { N = 20000 };
+    store_set_clock(f->s, 0); /* real time: the lease and the window as in production */
+    ingest_state in = claim(f, "k-bulk", "n1", NULL);
+    static const char filler[] =
+        ",\"extra.naics\":334220,\"extra.sector\":\"Communications, Service Provider, and Hosting\","
+        "\"extra.tag\":\"ssh\",\"protocol.application\":\"ssh\",\"protocol.transport\":\"tcp\","
+        "\"raw\":\"InRpbWVzdGFtcCIsImlwIiwicHJvdG9jb2wiLCJwb3J0IiwiaG9zdG5hbWUiLCJ0YWci\","
+        "\"source.asn\":64500,\"source.geolocation.cc\":\"BT\",\"source.geolocation.city\":\"Thimphu\","
+        "\"source.geolocation.region\":\"Thimphu\",\"source.port\":22,\"source.reverse_dns\":\"host.example.bt\"";
+    for (int round = 0; round < 2; round++) {
+        event_batch b;
+        tb_init(&b);
+        for (uint64_t i = 0; i < N; i++) {
+            char ip[32];
+            uint64_t k = (uint64_t)round * N + i;
+            snprintf(ip, sizeof ip, "10.%u.%u.%u", (unsigned)(k >> 16) & 255, (unsigned)(k >> 8) & 255,
+                     (unsigned)k & 255);
+            tb_add(&b, k + 1, &(tev){.hash = 0x9e3779b97f4a7c15ULL * (k + 1), .cid = k % 3 ? f->druk : 0, .ip = ip,
+                                     .time_source = T0 - (int64_t)(k % 86400)});
+            /* grow the document to a Shadowserver scan's size (~700 bytes) */
+            event_batch_row *r = &b.rows[b.n - 1];
+            const char *doc = event_batch_text(&b, r->doc);
+            char big[1400];
+            int n = snprintf(big, sizeof big, "%.*s%s}", (int)r->doc_len - 1, doc, filler);
+            r->doc = tb_text(&b, big, (size_t)n);
+            r->doc_len = (size_t)n;
+        }
+        b.checkpoint = (uint64_t)(round + 1) * N;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        store_batch_result r = commit(f, in.id, "n1", &b);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        assert_int_equal(r.stored, N);
+        fprintf(stderr, "test_store: %s: commit of %d events (%zu bytes of JSON each) in %.1f ms: %.0f events/s%s\n",
+                pg_url ? "PostgreSQL" : "SQLite", N, b.rows[0].doc_len, s * 1e3, N / s,
+                round ? " (table not empty)" : "");
+        tb_free(&b);
+    }
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events"), 2 * N);
+    assert_dz_ok(store_ingest_finish(f->s, in.id, "n1", NULL, &e), e);
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("DZONG_TEST_DB");
@@ -2741,6 +3450,11 @@ int main(int argc, char **argv)
         TEST(test_audit_detects_rehashed_row),
         TEST(test_audit_detects_missing_row),
         TEST(test_group_commit),
+        TEST(test_events_claim),
+        TEST(test_events_dedup),
+        TEST(test_events_list),
+        TEST(test_events_stats),
+        TEST(test_events_throughput),
         TEST(test_pg_connections_lost),
         TEST(test_pg_connection_lost_in_transaction),
         TEST(test_pg_commit_of_failed_transaction),
