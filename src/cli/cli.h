@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include "lib/dz_err.h"
+#include "lib/feed.h"
 #include "jobs/fetch.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -58,6 +59,28 @@ int cmd_db(const dz_config *cfg, int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 /* `dzong ingest --feed F ... FILE...` (cmd_ingest.c): the whole feed pipeline into the store. */
 int cmd_ingest(const dz_config *cfg, int argc, char **argv);
+
+/* cli_feed.c: what feed commands load before a parser runs. */
+typedef struct cli_feed {
+    const feed_parser *parser;
+    struct shadowserver_schema *schema; /* shadowserver only */
+    csv_mapping *mapping;               /* csv only */
+} cli_feed;
+/*
+ * Finds the parser and loads what it needs: the Shadowserver schema
+ * (schema_path, else the built-in one), csv's mapping (required). DZ_EINVAL
+ * for usage mistakes (unknown feed, --schema/--mapping for a feed that takes
+ * none), DZ_EIO when a file cannot be read or is invalid.
+ */
+dz_code cli_feed_open(const char *name, const char *schema_path, const char *mapping_path, cli_feed *out,
+                      dz_err *e);
+void cli_feed_close(cli_feed *f);
+/* "shadowserver, feodo, ..." */
+void cli_feed_names(char *out, size_t cap);
+/* A whole file, NUL-terminated (*len without the NUL). */
+char *cli_read_file(const char *path, size_t *len, dz_err *e);
+dz_code cli_load_schema(const char *path, struct shadowserver_schema **out, dz_err *e);
+dz_code cli_load_mapping(const char *path, csv_mapping **out, dz_err *e);
 
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);

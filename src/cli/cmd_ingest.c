@@ -175,31 +175,6 @@ static int ingest_one(store *st, const dz_config *cfg, ingest_request *req, cons
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len, dz_err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dz_fail(e, DZ_EIO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf sb;
-    strbuf_init(&sb);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        strbuf_append(&sb, buf, n);
-    bool bad = ferror(f) || sb.oom;
-    fclose(f);
-    if (bad) {
-        strbuf_free(&sb);
-        dz_fail(e, DZ_EIO, "%s: read error", path);
-        return NULL;
-    }
-    strbuf_append(&sb, "", 1);
-    *len = sb.len - 1;
-    return strbuf_steal(&sb);
-}
-
 int cmd_ingest(const dz_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {{"feed", required_argument, 0, 'f'},
@@ -242,42 +217,18 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
         fputs(ingest_usage, stderr);
         return 2;
     }
-    req.parser = feed_parser_find(feed);
-    if (!req.parser) {
-        fprintf(stderr, "dzong ingest: unknown feed '%s' (dzong parse --help lists them)\n", feed);
-        return 2;
-    }
-
     dz_err e = {0};
-    shadowserver_schema *schema = NULL;
-    csv_mapping *mapping = NULL;
+    cli_feed f;
+    if (cli_feed_open(feed, schema_path, mapping_path, &f, &e) != DZ_OK) {
+        cli_feed_close(&f);
+        return cli_fail(&e);
+    }
+    req.parser = f.parser;
+    req.opt.schema = f.schema;
+    req.opt.mapping = f.mapping;
     dz_code rc = DZ_OK;
-    if (strcmp(feed, "shadowserver") == 0) {
-        if (schema_path) {
-            size_t len;
-            char *text = slurp(schema_path, &len, &e);
-            rc = text ? shadowserver_schema_load(text, len, &schema, &e) : e.code;
-            free(text);
-        } else {
-            rc = feed_builtin_schema(&schema, &e);
-        }
-        if (rc == DZ_OK && req.opt.report && !shadowserver_has_report(schema, req.opt.report))
-            rc = dz_fail(&e, DZ_EINVAL, "unknown Shadowserver report '%s'", req.opt.report);
-    }
-    if (rc == DZ_OK && strcmp(feed, "csv") == 0) {
-        if (!mapping_path) {
-            rc = dz_fail(&e, DZ_EINVAL, "--feed csv needs --mapping FILE");
-        } else {
-            size_t len;
-            char *text = slurp(mapping_path, &len, &e);
-            rc = text ? csv_mapping_load(text, len, &mapping, &e) : e.code;
-            free(text);
-            if (rc != DZ_OK)
-                dz_wrap(&e, "%s", mapping_path);
-        }
-    }
-    req.opt.schema = schema;
-    req.opt.mapping = mapping;
+    if (f.schema && req.opt.report && !shadowserver_has_report(f.schema, req.opt.report))
+        rc = dz_fail(&e, DZ_EINVAL, "unknown Shadowserver report '%s'", req.opt.report);
     pipeline_config pc = {.dedup_fields = cfg->dedup_fields[0] ? cfg->dedup_fields : NULL};
     req.pipeline = &pc;
 
@@ -285,8 +236,7 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
     if (rc == DZ_OK)
         rc = cli_open_store(cfg, true, &st, &e);
     if (rc != DZ_OK) {
-        shadowserver_schema_free(schema);
-        csv_mapping_free(mapping);
+        cli_feed_close(&f);
         return cli_fail(&e);
     }
     int status = 0;
@@ -298,7 +248,6 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
         req.opt.file_name = NULL;
     }
     store_close(st);
-    shadowserver_schema_free(schema);
-    csv_mapping_free(mapping);
+    cli_feed_close(&f);
     return status;
 }

@@ -9,7 +9,6 @@
  * unknown, the schema or mapping is bad or the file unreadable.
  */
 #include "cli/cli.h"
-#include "lib/embedded.h"
 #include "lib/feed_shadowserver.h"
 #include "lib/strbuf.h"
 
@@ -19,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* cli_files (meson.build): feed_shadowserver_schema.json is dzong's own Shadowserver schema. */
-extern const struct embedded_file cli_files[];
 
 static const char parse_usage[] =
     "usage: dzong parse --feed shadowserver [--report R | --file-name NAME] [--feed-name N]\n"
@@ -44,15 +40,6 @@ static const char parse_usage[] =
     "  --mapping FILE        csv: the column mapping (JSON; docs/feeds.md)\n"
     "\n"
     "Feeds:\n";
-
-/* "shadowserver, feodo, ..." */
-static void known_feeds(char *out, size_t cap)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    for (size_t i = 0; feed_parser_at(i) && n < cap; i++)
-        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", feed_parser_at(i)->name);
-}
 
 static void print_usage(FILE *f)
 {
@@ -91,98 +78,16 @@ static void on_error(void *arg, uint64_t line, const char *reason, const char *r
     fprintf(stderr, "%s:%llu: %s\n", c->file, (unsigned long long)line, reason);
 }
 
-static char *read_file(const char *path, size_t *len, dz_err *e)
+/* Shadowserver: the report type must be known before reading (from --report or the file name). */
+static int check_report(const cli_feed *f, const feed_options *fo)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dz_fail(e, DZ_EIO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf sb;
-    strbuf_init(&sb);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        strbuf_append(&sb, buf, n);
-    bool err = ferror(f);
-    fclose(f);
-    if (err || sb.oom) {
-        strbuf_free(&sb);
-        dz_fail(e, err ? DZ_EIO : DZ_ENOMEM, "%s: %s", path, err ? "read error" : "out of memory");
-        return NULL;
-    }
-    *len = sb.len;
-    if (!sb.buf) {
-        char *empty = calloc(1, 1);
-        if (!empty)
-            dz_fail(e, DZ_ENOMEM, "out of memory");
-        return empty;
-    }
-    return strbuf_steal(&sb);
-}
-
-/* Every feed but shadowserver: the parser from the table, the input through csv_read_fd. */
-static int parse_other(const feed_parser *fp, feed_options *fo, const char *schema_path, const char *mapping_path,
-                       const char *path)
-{
-    if (schema_path) {
-        fprintf(stderr, "dzong parse: --schema is only for --feed shadowserver\n");
-        return 2;
-    }
-    if (fo->report) {
-        fprintf(stderr, "dzong parse: --report is only for --feed shadowserver\n");
-        return 2;
-    }
-    bool csv = strcmp(fp->name, "csv") == 0;
-    if (csv && !mapping_path) {
-        fprintf(stderr, "dzong parse: --feed csv needs --mapping FILE\n");
-        return 2;
-    }
-    if (!csv && mapping_path) {
-        fprintf(stderr, "dzong parse: --mapping is only for --feed csv\n");
-        return 2;
-    }
-    bool from_stdin = strcmp(path, "-") == 0;
-    if (!fo->file_name && !from_stdin)
-        fo->file_name = feed_base_name(path);
-    dz_err e = {0};
-    csv_mapping *mapping = NULL;
-    if (csv) {
-        size_t len = 0;
-        char *text = read_file(mapping_path, &len, &e);
-        if (!text)
-            return cli_fail(&e);
-        dz_code rc = csv_mapping_load(text, len, &mapping, &e);
-        free(text);
-        if (rc != DZ_OK) {
-            fprintf(stderr, "dzong parse: %s: %s\n", mapping_path, e.msg);
-            return 1;
-        }
-        fo->mapping = mapping;
-    }
-    int fd = from_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "dzong parse: %s: %s\n", path, strerror(errno));
-        csv_mapping_free(mapping);
+    if (fo->report && !shadowserver_has_report(f->schema, fo->report)) {
+        fprintf(stderr, "dzong parse: unknown Shadowserver report '%s'\n", fo->report);
         return 1;
     }
-    parse_ctx ctx = {.file = from_stdin ? "-" : path};
-    strbuf_init(&ctx.out);
-    dz_code rc = fp->parse(fo, csv_read_fd, &fd, on_event, on_error, &ctx, &e);
-    if (fd > 0)
-        close(fd);
-    strbuf_free(&ctx.out);
-    csv_mapping_free(mapping);
-    if (fflush(stdout) != 0)
-        ctx.write_failed = true;
-    if (rc != DZ_OK) {
-        fprintf(stderr, "dzong parse: %s: %s\n", ctx.file, e.msg);
-        return 1;
-    }
-    fprintf(stderr, "%llu events, %llu rows refused\n", (unsigned long long)ctx.events,
-            (unsigned long long)ctx.refused);
-    if (ctx.write_failed) {
-        fprintf(stderr, "dzong parse: writing to stdout failed\n");
+    if (!fo->report && !shadowserver_report_of_file(f->schema, fo->file_name)) {
+        fprintf(stderr, "dzong parse: no known Shadowserver report type in the file name '%s' (say --report R)\n",
+                fo->file_name);
         return 1;
     }
     return 0;
@@ -218,25 +123,19 @@ int cmd_parse(int argc, char **argv)
         default: print_usage(stderr); return 2;
         }
     }
-    char feeds[512];
-    known_feeds(feeds, sizeof feeds);
     if (!feed) {
+        char feeds[256];
+        cli_feed_names(feeds, sizeof feeds);
         fprintf(stderr, "dzong parse: --feed is required (known feeds: %s)\n", feeds);
-        return 2;
-    }
-    const feed_parser *fp = feed_parser_find(feed);
-    if (!fp) {
-        fprintf(stderr, "dzong parse: unknown feed '%s' (known feeds: %s)\n", feed, feeds);
         return 2;
     }
     if (optind != argc - 1) {
         print_usage(stderr);
         return 2;
     }
-    if (strcmp(fp->name, "shadowserver") != 0)
-        return parse_other(fp, &fo, schema_path, mapping_path, argv[optind]);
-    if (mapping_path) {
-        fprintf(stderr, "dzong parse: --mapping is only for --feed csv\n");
+    bool ss = strcmp(feed, "shadowserver") == 0;
+    if (fo.report && !ss) {
+        fprintf(stderr, "dzong parse: --report is only for --feed shadowserver\n");
         return 2;
     }
     if (fo.report && fo.file_name) {
@@ -246,64 +145,40 @@ int cmd_parse(int argc, char **argv)
     const char *path = argv[optind];
     bool from_stdin = strcmp(path, "-") == 0;
     if (!fo.report && !fo.file_name) {
-        if (from_stdin) {
+        if (from_stdin && ss) {
             fprintf(stderr, "dzong parse: reading stdin: say --report R or --file-name NAME\n");
             return 2;
         }
-        const char *base = strrchr(path, '/');
-        fo.file_name = base ? base + 1 : path;
+        if (!from_stdin)
+            fo.file_name = feed_base_name(path);
     }
 
-    /* The schema. */
     dz_err e = {0};
-    shadowserver_schema *schema = NULL;
-    if (schema_path) {
-        size_t len = 0;
-        char *text = read_file(schema_path, &len, &e);
-        if (!text)
-            return cli_fail(&e);
-        dz_code rc = shadowserver_schema_load(text, len, &schema, &e);
-        free(text);
-        if (rc != DZ_OK) {
-            fprintf(stderr, "dzong parse: %s: %s\n", schema_path, e.msg);
-            return 1;
-        }
-    } else {
-        const struct embedded_file *f = embedded_find(cli_files, "feed_shadowserver_schema.json");
-        if (!f) {
-            fprintf(stderr, "dzong parse: the built-in Shadowserver schema is missing\n");
-            return 1;
-        }
-        if (shadowserver_schema_load(f->data, (size_t)f->len, &schema, &e) != DZ_OK) {
-            fprintf(stderr, "dzong parse: built-in schema: %s\n", e.msg);
-            return 1;
-        }
+    cli_feed f;
+    if (cli_feed_open(feed, schema_path, mapping_path, &f, &e) != DZ_OK) {
+        fprintf(stderr, "dzong parse: %s\n", e.msg);
+        cli_feed_close(&f);
+        return e.code == DZ_EINVAL ? 2 : 1;
     }
-    if (fo.report && !shadowserver_has_report(schema, fo.report)) {
-        fprintf(stderr, "dzong parse: unknown Shadowserver report '%s'\n", fo.report);
-        shadowserver_schema_free(schema);
+    fo.schema = f.schema;
+    fo.mapping = f.mapping;
+    if (ss && check_report(&f, &fo) != 0) {
+        cli_feed_close(&f);
         return 1;
     }
-    if (!fo.report && !shadowserver_report_of_file(schema, fo.file_name)) {
-        fprintf(stderr, "dzong parse: no known Shadowserver report type in the file name '%s' (say --report R)\n",
-                fo.file_name);
-        shadowserver_schema_free(schema);
-        return 1;
-    }
-
     int fd = from_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "dzong parse: %s: %s\n", path, strerror(errno));
-        shadowserver_schema_free(schema);
+        cli_feed_close(&f);
         return 1;
     }
     parse_ctx ctx = {.file = from_stdin ? "-" : path};
     strbuf_init(&ctx.out);
-    dz_code rc = shadowserver_parse(schema, &fo, csv_read_fd, &fd, on_event, on_error, &ctx, &e);
+    dz_code rc = f.parser->parse(&fo, csv_read_fd, &fd, on_event, on_error, &ctx, &e);
     if (fd > 0)
         close(fd);
     strbuf_free(&ctx.out);
-    shadowserver_schema_free(schema);
+    cli_feed_close(&f);
     if (fflush(stdout) != 0)
         ctx.write_failed = true;
     if (rc != DZ_OK) {

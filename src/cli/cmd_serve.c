@@ -22,51 +22,12 @@ static const char serve_usage[] =
     "scheduled downloads (fetch lines of dzong.conf).\n";
 
 /* A whole file into memory (a schema, a column mapping). */
-static char *slurp(const char *path, size_t *len, dz_err *e)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        dz_fail(e, DZ_EIO, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    strbuf sb;
-    strbuf_init(&sb);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        strbuf_append(&sb, buf, n);
-    bool err = ferror(f);
-    fclose(f);
-    if (err || sb.oom) {
-        strbuf_free(&sb);
-        dz_fail(e, err ? DZ_EIO : DZ_ENOMEM, "%s: %s", path, err ? "read error" : "out of memory");
-        return NULL;
-    }
-    strbuf_append(&sb, "", 0);
-    *len = sb.len;
-    char *text = sb.buf ? strbuf_steal(&sb) : calloc(1, 1);
-    if (!text)
-        dz_fail(e, DZ_ENOMEM, "out of memory");
-    return text;
-}
-
 /* What the feed inputs need loaded: the Shadowserver schema, the column mappings. */
 typedef struct feed_files {
     shadowserver_schema *schema;
     csv_mapping *spool_mapping;
     csv_mapping *fetch_mappings[FETCH_MAX];
 } feed_files;
-
-static dz_code load_mapping(const char *path, csv_mapping **out, dz_err *e)
-{
-    size_t len;
-    char *text = slurp(path, &len, e);
-    if (!text)
-        return e->code;
-    dz_code rc = csv_mapping_load(text, len, out, e);
-    free(text);
-    return rc == DZ_OK ? DZ_OK : dz_wrap(e, "%s", path);
-}
 
 static void feed_files_free(feed_files *ff)
 {
@@ -80,23 +41,13 @@ static void feed_files_free(feed_files *ff)
 static dz_code feed_files_load(const dz_config *cfg, feed_files *ff, dz_err *e)
 {
     memset(ff, 0, sizeof *ff);
-    if (cfg->shadowserver_schema[0]) {
-        size_t len;
-        char *text = slurp(cfg->shadowserver_schema, &len, e);
-        if (!text)
-            return e->code;
-        dz_code rc = shadowserver_schema_load(text, len, &ff->schema, e);
-        free(text);
-        if (rc != DZ_OK)
-            return dz_wrap(e, "shadowserver_schema %s", cfg->shadowserver_schema);
-    } else if (feed_builtin_schema(&ff->schema, e) != DZ_OK) {
-        return e->code;
-    }
-    if (cfg->spool_mapping[0] && load_mapping(cfg->spool_mapping, &ff->spool_mapping, e) != DZ_OK)
+    if (cli_load_schema(cfg->shadowserver_schema, &ff->schema, e) != DZ_OK)
+        return dz_wrap(e, "shadowserver_schema");
+    if (cfg->spool_mapping[0] && cli_load_mapping(cfg->spool_mapping, &ff->spool_mapping, e) != DZ_OK)
         return dz_wrap(e, "spool_mapping");
     for (size_t i = 0; i < cfg->n_fetches; i++) {
         const fetch_def *d = &cfg->fetches[i];
-        if (d->mapping[0] && load_mapping(d->mapping, &ff->fetch_mappings[i], e) != DZ_OK)
+        if (d->mapping[0] && cli_load_mapping(d->mapping, &ff->fetch_mappings[i], e) != DZ_OK)
             return dz_wrap(e, "%s:%d: fetch %s", cfg->conf_path, d->line, d->name);
         if (d->report[0] && !shadowserver_has_report(ff->schema, d->report))
             return dz_fail(e, DZ_EINVAL, "%s:%d: fetch %s: unknown Shadowserver report '%s'", cfg->conf_path,

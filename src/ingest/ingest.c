@@ -388,6 +388,7 @@ dz_code ingest_run(store *s, const ingest_request *r, ingest_summary *out, dz_er
             /* the input is not that feed, or could not be read: the ingest fails with the reason */
             *e = perr;
             rc = prc;
+            out->refused = true;
             dz_err fe = {0};
             (void)store_ingest_finish(s, st.id, node, perr.msg, &fe);
         } else {

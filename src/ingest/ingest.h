@@ -57,6 +57,8 @@ typedef struct ingest_summary {
     uint64_t skipped;              /* events and refused rows skipped on resume */
     int64_t events, duplicates, quarantined, matched;   /* this run */
     double seconds;
+    bool refused;                  /* failed because the parser refused the input (it is not that feed): the
+                                    * ingest is marked failed; other failures leave it to be resumed */
 } ingest_summary;
 
 /*

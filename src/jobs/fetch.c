@@ -408,22 +408,6 @@ static const fetch_def *find_def(const char *name, const struct csv_mapping **ma
     return NULL;
 }
 
-/* After ingest_run failed: did the parser refuse the input (the ingest is marked failed), rather than
- * the store or memory failing (the ingest stays running and is resumed by a later try)? */
-static bool refused_by_parser(store *st, int64_t ingest_id)
-{
-    if (!ingest_id)
-        return false;
-    json_t *doc = NULL;
-    dz_err e = {0};
-    if (store_ingest_get(st, ingest_id, &doc, &e) != DZ_OK)
-        return false;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    bool failed = status && strcmp(status, "failed") == 0;
-    json_decref(doc);
-    return failed;
-}
-
 static void record(store *st, const char *name, const store_fetch_result *r)
 {
     dz_err e = {0};
@@ -526,7 +510,7 @@ dz_code fetch_run_job(store *st, const char *name, dz_err *e)
     dz_code irc = ingest_run(st, &r, &sum, &ie);
     close(d.fd);
     res.ingest_id = sum.ingest_id;
-    if (irc == DZ_OK || sum.claim == INGEST_BUSY || refused_by_parser(st, sum.ingest_id)) {
+    if (irc == DZ_OK || sum.claim == INGEST_BUSY || sum.refused) {
         /* Taken in, being taken in elsewhere, or refused by the parser (it would be again): keep the validators. */
         res.new_validators = true;
         res.etag = d.etag;

@@ -115,22 +115,6 @@ static const char *rel(const char *dir, const char *path)
     return strncmp(path, dir, n) == 0 && path[n] == '/' ? path + n + 1 : path;
 }
 
-/* After ingest_run failed: did the parser refuse the input (the ingest is marked failed), rather than
- * the store or memory failing (the ingest stays running and is resumed by a later try)? */
-static bool refused_by_parser(store *st, int64_t ingest_id)
-{
-    if (!ingest_id)
-        return false;
-    json_t *doc = NULL;
-    dz_err e = {0};
-    if (store_ingest_get(st, ingest_id, &doc, &e) != DZ_OK)
-        return false;
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    bool failed = status && strcmp(status, "failed") == 0;
-    json_decref(doc);
-    return failed;
-}
-
 /* Takes one file in; returns 1 when it was moved to .done or .failed. */
 static int take_file(store *st, const spool_config *cfg, const feed_parser *p, const char *name)
 {
@@ -168,7 +152,7 @@ static int take_file(store *st, const spool_config *cfg, const feed_parser *p, c
                 (long long)sum.ingest_id, sum.holder[0] ? sum.holder : "another node");
         return 0;
     }
-    if (rc == DZ_OK || refused_by_parser(st, sum.ingest_id)) {
+    if (rc == DZ_OK || sum.refused) {
         /* Not OK: the parser refused the input (it is not that feed): .failed, with the reason. */
         bool ok = rc == DZ_OK;
         int m = move_into(cfg->dir, ok ? ".done" : ".failed", p->name, name, moved, sizeof moved);

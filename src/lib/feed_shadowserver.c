@@ -560,6 +560,15 @@ static bool digits_at(const char *s, size_t at, size_t n, unsigned *out)
     return true;
 }
 
+/* The three bytes at s are the lower-case letters lit in any case (as strncasecmp in the C locale). */
+static bool lower3(const char *s, const char *lit)
+{
+    for (int i = 0; i < 3; i++)
+        if ((s[i] | 0x20) != lit[i])
+            return false;
+    return true;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS+00:00" of fields known to be a valid UTC time (no offset: nothing to carry). */
 static int date_emit(unsigned Y, unsigned M, unsigned D, unsigned h, unsigned mi, unsigned se, char *o)
 {
@@ -599,7 +608,7 @@ static int date_fast(const char *s, size_t len, char *out)
     if (len == 29) {
         static const char *const wd[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
         if (s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-            s[22] != ':' || s[25] != ' ' || !(eq_nocase(s + 26, 3, "GMT") || eq_nocase(s + 26, 3, "UTC")))
+            s[22] != ':' || s[25] != ' ' || !(lower3(s + 26, "gmt") || lower3(s + 26, "utc")))
             return -1;
         if (!digits_at(s, 5, 2, &D) || D > 31 || !digits_at(s, 12, 4, &Y) || !digits_at(s, 17, 2, &h) ||
             !digits_at(s, 20, 2, &mi) || !digits_at(s, 23, 2, &se))
@@ -633,7 +642,8 @@ static int date_fast(const char *s, size_t len, char *out)
 static bool normalize_date(const char *s, size_t len, char *out, size_t outn)
 {
     trim(&s, &len);
-    if (len > 4 && eq_nocase(s + len - 4, 4, " UTC")) { /* what add_UTC_to_timestamp appends */
+    if (len > 4 && s[len - 4] == ' ' && (s[len - 3] | 0x20) == 'u' && (s[len - 2] | 0x20) == 't' &&
+        (s[len - 1] | 0x20) == 'c') { /* " UTC", any case: what add_UTC_to_timestamp appends */
         len -= 4;
         trim(&s, &len);
     }
@@ -935,6 +945,7 @@ static bool is_base64(const char *s, size_t n)
 
 typedef struct plan_field {
     const ss_field *f;
+    conv_id conv;     /* f->conv */
     long col;         /* index in the row, -1: the header lacks it */
     const char *key;  /* the key to set (extra.<column> precomputed) */
     harm_type type;
@@ -1056,6 +1067,7 @@ static dz_code plan_build(parser *p, const char *const *names, const size_t *len
             pf->key = f->key;
         }
         pf->required = k < p->r->nreq;
+        pf->conv = f->conv;
         if (pf->key) {
             dz_err ke = {0};
             if (event_key_init(&pf->k, pf->key, &ke) == DZ_ENOMEM)
@@ -1096,7 +1108,7 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
     v->kind = VK_STR;
     v->s = s;
     v->len = len;
-    switch (pf->f->conv) {
+    switch (pf->conv) {
     case CV_NONE:
         return DZ_OK;
     case CV_ADD_UTC:
