@@ -37,7 +37,7 @@
 #include "lib/pipeline.h"
 #include "lib/registry.h"
 
-/* The CLI's compiled-in files (meson.build: cli_files_c): the demo constituency, dzong's schema. */
+/* The CLI's compiled-in files (meson.build: cli_files_c): the demo constituency. */
 extern const struct embedded_file cli_files[];
 
 /* Weak: the benchmark builds and runs (parse figures) before pipeline.c has these. */
@@ -379,11 +379,10 @@ int main(int argc, char **argv)
         return 2;
 
     registry_index *ix = load_constituency();
-    const struct embedded_file *sf = embedded_find(cli_files, "feed_shadowserver_schema.json");
     shadowserver_schema *schema = NULL;
     dz_err e = {0};
-    if (!sf || shadowserver_schema_load(sf->data, (size_t)sf->len, &schema, &e) != DZ_OK) {
-        fprintf(stderr, "schema: %s\n", sf ? e.msg : "not compiled in");
+    if (feed_builtin_schema(&schema, &e) != DZ_OK) {
+        fprintf(stderr, "schema: %s\n", e.msg);
         return 1;
     }
 

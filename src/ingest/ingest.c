@@ -282,7 +282,7 @@ dz_code ingest_run(store *s, const ingest_request *r, ingest_summary *out, dz_er
     dz_code rc = feed_check_options(&r->opt, e);
     if (rc != DZ_OK)
         return rc;
-    char node[64], key[96];
+    char node[64], key[INGEST_KEY_MAX + 1];
     if (r->node)
         snprintf(node, sizeof node, "%s", r->node);
     else

@@ -69,6 +69,9 @@ typedef struct ingest_summary {
  */
 dz_code ingest_run(store *s, const ingest_request *r, ingest_summary *out, dz_err *e);
 
+/* The longest key ingest_run takes. */
+#define INGEST_KEY_MAX 255
+
 /* An input's identity: "sha256:<hex of its first MiB>:<size>". The fd's offset is left where it was. */
 dz_code ingest_fingerprint(int fd, char out[96], dz_err *e);
 /* "host:pid" of this process. */

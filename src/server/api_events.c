@@ -37,7 +37,6 @@
 #define EVENT_LIMIT_MAX 1000 /* the store's limits (store_events.c); 0 asks for its default */
 #define INGEST_LIMIT_MAX 500
 #define BATCH_ID_MAX 128
-#define INGEST_KEY_MAX 95 /* the longest key ingest_run takes */
 
 /* ---------------------------------------------------------------- parameters */
 
