@@ -1464,6 +1464,8 @@ typedef struct tee {
     void *arg;
     strbuf buf;       /* input bytes from line line0 on */
     uint64_t line0;   /* the physical line buf starts with */
+    uint64_t cline;   /* the last line tee_line_offset found (0: none) ... */
+    size_t coff;      /* ... and its offset: lines are asked for in increasing order, walk on from there */
 } tee;
 
 static long tee_read(void *arg, char *out, size_t cap)
@@ -1476,10 +1478,14 @@ static long tee_read(void *arg, char *out, size_t cap)
 }
 
 /* Offset in t->buf of the start of physical line `line` (>= t->line0), or (size_t)-1. */
-static size_t tee_line_offset(const tee *t, uint64_t line)
+static size_t tee_line_offset(tee *t, uint64_t line)
 {
     size_t off = 0;
     uint64_t l = t->line0;
+    if (t->cline >= t->line0 && t->cline <= line) {
+        l = t->cline;
+        off = t->coff;
+    }
     while (l < line) {
         const char *nl = off < t->buf.len ? memchr(t->buf.buf + off, '\n', t->buf.len - off) : NULL;
         if (!nl)
@@ -1487,6 +1493,8 @@ static size_t tee_line_offset(const tee *t, uint64_t line)
         off = (size_t)(nl - t->buf.buf) + 1;
         l++;
     }
+    t->cline = line;
+    t->coff = off;
     return off;
 }
 
@@ -1502,6 +1510,8 @@ static void tee_trim(tee *t, uint64_t line)
     t->buf.len -= off;
     t->buf.buf[t->buf.len] = 0;
     t->line0 = line;
+    t->cline = line;
+    t->coff = 0;
 }
 
 typedef struct lenient_rec {
@@ -1539,7 +1549,7 @@ static bool lenient_push(lenient_rec *lr, size_t start)
 }
 
 /* Reads the record at line `line` from the tee with Python's csv rules. false: not readable that way either. */
-static bool lenient_read(const tee *t, uint64_t line, bool first, lenient_rec *lr)
+static bool lenient_read(tee *t, uint64_t line, bool first, lenient_rec *lr)
 {
     size_t off = tee_line_offset(t, line);
     if (off == (size_t)-1)
@@ -1598,7 +1608,7 @@ static bool lenient_read(const tee *t, uint64_t line, bool first, lenient_rec *l
 
 static dz_code parse_csv(parser *p, csv_read_fn read, void *read_arg, dz_err *e)
 {
-    tee t = {read, read_arg, {0}, 1};
+    tee t = {read, read_arg, {0}, 1, 0, 0};
     strbuf_init(&t.buf);
     lenient_rec lr = {0};
     strbuf_init(&lr.text);
