@@ -50,9 +50,12 @@ static dz_code set_path(const dz_config *cfg, const char *key, const char *val, 
 {
     if (!*val)
         return dz_fail(e, DZ_EINVAL, "%s: empty path", key);
-    int w = val[0] == '/' ? snprintf(out, n, "%s", val) : snprintf(out, n, "%s/%s", cfg->data_dir, val);
+    char full[2 * PATH_MAX]; /* out lies inside cfg: build apart, then copy */
+    int w = val[0] == '/' ? snprintf(full, sizeof full, "%s", val)
+                          : snprintf(full, sizeof full, "%s/%s", cfg->data_dir, val);
     if (w < 0 || (size_t)w >= n)
         return dz_fail(e, DZ_EINVAL, "%s: path too long", key);
+    memcpy(out, full, (size_t)w + 1);
     return DZ_OK;
 }
 

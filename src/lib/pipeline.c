@@ -20,12 +20,23 @@ typedef struct key_pattern {
     bool prefix; /* "extra.*": text is "extra." */
 } key_pattern;
 
+/* The keys the pipeline reads and writes, resolved once (event.h's event_key). */
+enum { K_TYPE, K_TAXONOMY, K_IDENTIFIER, K_TIME_SOURCE, K_FEED_NAME, K_CONSTITUENT, K_SRC_IP, K_SRC_ASN,
+       K_SRC_FQDN, K_DST_IP, K_DST_ASN, K_DST_FQDN, K_COUNT };
+static const char *const KEY_NAMES[K_COUNT] = {
+    "classification.type", "classification.taxonomy", "classification.identifier", "time.source", "feed.name",
+    "extra.constituent", "source.ip", "source.asn", "source.fqdn", "destination.ip", "destination.asn",
+    "destination.fqdn"};
+
 struct pipeline {
     key_pattern only[MAX_KEYS];    /* dedup_fields: when n_only > 0, hash these */
     size_t n_only;
     key_pattern exclude[MAX_KEYS]; /* else hash every field but these */
     size_t n_exclude;
     strbuf keybuf;                 /* the fields hashed, serialised */
+    event_key key[K_COUNT];
+    char last_type[64];            /* classify's cache: a feed repeats one type */
+    rsit_class last_class;
 };
 
 /* SipHash key of the dedup hash: fixed, so every node and every run agree. */
@@ -82,7 +93,11 @@ dz_code pipeline_new(const pipeline_config *cfg, pipeline **out, dz_err *e)
     strbuf_init(&p->keybuf);
     const char *only = cfg && cfg->dedup_fields ? cfg->dedup_fields : "";
     const char *excl = cfg && cfg->dedup_exclude ? cfg->dedup_exclude : "raw time.observation";
-    dz_code rc = patterns_parse("dedup_fields", only, p->only, &p->n_only, e);
+    dz_code rc = DZ_OK;
+    for (int k = 0; k < K_COUNT && rc == DZ_OK; k++)
+        rc = event_key_init(&p->key[k], KEY_NAMES[k], e);
+    if (rc == DZ_OK)
+        rc = patterns_parse("dedup_fields", only, p->only, &p->n_only, e);
     if (rc == DZ_OK)
         rc = patterns_parse("dedup_exclude", excl, p->exclude, &p->n_exclude, e);
     if (rc != DZ_OK) {
@@ -106,6 +121,8 @@ void pipeline_free(pipeline *p)
 static bool matches(const key_pattern *pats, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++) {
+        if (key[0] != pats[i].text[0]) /* most keys differ at once: skip the call */
+            continue;
         if (pats[i].prefix ? strncmp(key, pats[i].text, pats[i].len) == 0 : strcmp(key, pats[i].text) == 0)
             return true;
     }
@@ -122,16 +139,22 @@ static uint64_t dedup_hash(pipeline *p, const event *ev)
         const event_field *f = event_field_at(ev, i);
         if (p->n_only ? !matches(p->only, p->n_only, f->key) : matches(p->exclude, p->n_exclude, f->key))
             continue;
-        strbuf_append(kb, f->key, strlen(f->key) + 1);
-        char tag = (char)('0' + f->kind);
-        strbuf_append(kb, &tag, 1);
+        size_t klen = strlen(f->key) + 1;
+        size_t vlen = f->kind == EV_STRING ? f->len : f->kind == EV_BOOL ? 1 : 8;
+        if (!strbuf_reserve(kb, klen + 1 + vlen + 1))
+            break;
+        char *w = kb->buf + kb->len;
+        memcpy(w, f->key, klen);
+        w += klen;
+        *w++ = (char)('0' + f->kind);
         switch (f->kind) {
-        case EV_STRING: strbuf_append(kb, f->s, f->len); break;
-        case EV_INT: strbuf_append(kb, (const char *)&f->i, sizeof f->i); break;
-        case EV_FLOAT: strbuf_append(kb, (const char *)&f->f, sizeof f->f); break;
-        case EV_BOOL: strbuf_append(kb, f->b ? "1" : "0", 1); break;
+        case EV_STRING: memcpy(w, f->s, vlen); break;
+        case EV_INT: memcpy(w, &f->i, 8); break;
+        case EV_FLOAT: memcpy(w, &f->f, 8); break;
+        case EV_BOOL: *w = f->b ? '1' : '0'; break;
         }
-        strbuf_append(kb, "", 1);
+        w[vlen] = '\0';
+        kb->len += klen + 1 + vlen + 1;
     }
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)(kb->buf ? kb->buf : ""), kb->len, DEDUP_KEY);
@@ -141,27 +164,33 @@ static uint64_t dedup_hash(pipeline *p, const event *ev)
 }
 
 /* Canonical RSIT: the type decides the taxonomy (IntelMQ's taxonomy expert does the same). */
-static dz_code classify(event *ev, dz_err *e)
+static dz_code classify(pipeline *p, event *ev, dz_err *e)
 {
-    const event_field *ty = event_get(ev, "classification.type");
-    const event_field *tx = event_get(ev, "classification.taxonomy");
+    const event_field *ty = event_get_k(ev, &p->key[K_TYPE]);
+    const event_field *tx = event_get_k(ev, &p->key[K_TAXONOMY]);
     rsit_class c;
     dz_err ign;
     if (ty) {
-        if (rsit_resolve(NULL, ty->s, &c, &ign) != DZ_OK)
-            return DZ_OK; /* event_set validated it; nothing better to do */
+        if (strcmp(ty->s, p->last_type) == 0) {
+            c = p->last_class;
+        } else {
+            if (rsit_resolve(NULL, ty->s, &c, &ign) != DZ_OK)
+                return DZ_OK; /* event_set validated it; nothing better to do */
+            snprintf(p->last_type, sizeof p->last_type, "%s", ty->s);
+            p->last_class = c;
+        }
         if (!tx || strcmp(tx->s, c.taxonomy) != 0)
-            return event_set(ev, "classification.taxonomy", c.taxonomy, strlen(c.taxonomy), e);
+            return event_set_k(ev, &p->key[K_TAXONOMY], c.taxonomy, strlen(c.taxonomy), e);
         return DZ_OK;
     }
     if (tx) {
         /* a taxonomy alone keeps no type, unless it has a default (other, test) */
         if (rsit_resolve(tx->s, NULL, &c, &ign) == DZ_OK && c.type)
-            return event_set(ev, "classification.type", c.type, strlen(c.type), e);
+            return event_set_k(ev, &p->key[K_TYPE], c.type, strlen(c.type), e);
         return DZ_OK;
     }
-    dz_code rc = event_set(ev, "classification.taxonomy", "other", 5, e);
-    return rc ? rc : event_set(ev, "classification.type", "undetermined", 12, e);
+    dz_code rc = event_set_k(ev, &p->key[K_TAXONOMY], "other", 5, e);
+    return rc ? rc : event_set_k(ev, &p->key[K_TYPE], "undetermined", 12, e);
 }
 
 /* Dotted quad to host order; false when not exactly one (the event holds canonical text). */
@@ -191,43 +220,60 @@ static int64_t owner_of_claim(const registry_claim *c)
     return c ? c->org_ids[0] : 0;
 }
 
-/* The owner of the address/AS/domain under prefix ("source." or "destination."); fills ip_key for source. */
-static int64_t owner_by(const registry_index *idx, const event *ev, const char *prefix, char *ip_key)
+static const char HEX[] = "0123456789abcdef";
+
+static void hex_bytes(char *out, const uint8_t *b, size_t n)
 {
-    char key[40];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = HEX[b[i] >> 4];
+        out[2 * i + 1] = HEX[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* The sortable key of an IPv4 address: ::ffff:a.b.c.d as 32 hex digits. */
+static void v4_key(char *out, uint32_t a)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint8_t b[16];
+    memcpy(b, mapped, 12);
+    b[12] = (uint8_t)(a >> 24), b[13] = (uint8_t)(a >> 16), b[14] = (uint8_t)(a >> 8), b[15] = (uint8_t)a;
+    hex_bytes(out, b, 16);
+}
+
+/* The owner by the address, AS or domain under one side (K_SRC_* or K_DST_*); ip_key (may be NULL) gets the
+ * address's key. */
+static int64_t owner_by(pipeline *p, const registry_index *idx, const event *ev, int k_ip, char *ip_key)
+{
     int64_t owner = 0;
-    snprintf(key, sizeof key, "%sip", prefix);
-    const event_field *ip = event_get(ev, key);
+    const event_field *ip = event_get_k(ev, &p->key[k_ip]);
     if (ip && ip->kind == EV_STRING) {
         uint32_t v4;
         net_prefix a;
         dz_err ign;
         if (parse_v4(ip->s, &v4)) {
             if (ip_key)
-                snprintf(ip_key, 33, "00000000000000000000ffff%08x", v4);
+                v4_key(ip_key, v4);
             owner = idx ? registry_owner_v4(idx, v4) : 0;
         } else if (ip_address_parse(ip->s, &a, &ign) == DZ_OK) {
             if (ip_key) {
                 if (a.family == 4)
-                    snprintf(ip_key, 33, "00000000000000000000ffff%08x", net_prefix_v4(&a));
+                    v4_key(ip_key, net_prefix_v4(&a));
                 else
-                    for (int i = 0; i < 16; i++)
-                        snprintf(ip_key + 2 * i, 3, "%02x", a.addr[i]);
+                    hex_bytes(ip_key, a.addr, 16);
             }
             owner = owner_of_claim(registry_lookup_ip(idx, &a));
         }
         if (owner)
             return owner;
     }
-    snprintf(key, sizeof key, "%sasn", prefix);
-    const event_field *asn = event_get(ev, key);
+    const event_field *asn = event_get_k(ev, &p->key[k_ip + 1]);
     if (asn && asn->kind == EV_INT && asn->i > 0 && asn->i <= UINT32_MAX) {
         owner = owner_of_claim(registry_lookup_asn(idx, (uint32_t)asn->i));
         if (owner)
             return owner;
     }
-    snprintf(key, sizeof key, "%sfqdn", prefix);
-    const event_field *fq = event_get(ev, key);
+    const event_field *fq = event_get_k(ev, &p->key[k_ip + 2]);
     if (fq && fq->kind == EV_STRING)
         owner = owner_of_claim(registry_lookup_domain(idx, fq->s));
     return owner;
@@ -260,15 +306,15 @@ static int64_t iso_seconds(const char *s, size_t len)
     return days * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
 }
 
-static const char *text_of(const event *ev, const char *key)
+static const char *text_of(pipeline *p, const event *ev, int k)
 {
-    const event_field *f = event_get(ev, key);
+    const event_field *f = event_get_k(ev, &p->key[k]);
     return f && f->kind == EV_STRING ? f->s : NULL;
 }
 
 dz_code pipeline_process(pipeline *p, const registry_index *idx, event *ev, event_index *out, dz_err *e)
 {
-    dz_code rc = classify(ev, e);
+    dz_code rc = classify(p, ev, e);
     if (rc != DZ_OK)
         return rc;
     memset(out, 0, sizeof *out);
@@ -276,26 +322,26 @@ dz_code pipeline_process(pipeline *p, const registry_index *idx, event *ev, even
     if (p->keybuf.oom)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
 
-    out->constituent_id = owner_by(idx, ev, "source.", out->ip_key);
+    out->constituent_id = owner_by(p, idx, ev, K_SRC_IP, out->ip_key);
     if (!out->constituent_id)
-        out->constituent_id = owner_by(idx, ev, "destination.", NULL);
+        out->constituent_id = owner_by(p, idx, ev, K_DST_IP, NULL);
     if (out->constituent_id) {
         const char *name = registry_org_name(idx, out->constituent_id);
-        if (name && (rc = event_set(ev, "extra.constituent", name, strlen(name), e)) != DZ_OK)
+        if (name && (rc = event_set_k(ev, &p->key[K_CONSTITUENT], name, strlen(name), e)) != DZ_OK)
             return rc;
-    } else {
+    } else if (event_get_k(ev, &p->key[K_CONSTITUENT])) {
         event_unset(ev, "extra.constituent"); /* an imported event's claim is not ours */
     }
 
-    const event_field *ts = event_get(ev, "time.source");
+    const event_field *ts = event_get_k(ev, &p->key[K_TIME_SOURCE]);
     out->time_source = ts && ts->kind == EV_STRING ? iso_seconds(ts->s, ts->len) : INT64_MIN;
-    const event_field *asn = event_get(ev, "source.asn");
+    const event_field *asn = event_get_k(ev, &p->key[K_SRC_ASN]);
     out->asn = asn && asn->kind == EV_INT ? asn->i : 0;
     /* looked up after the last change to ev: pointers stay valid until the next one */
-    out->feed_name = text_of(ev, "feed.name");
-    out->taxonomy = text_of(ev, "classification.taxonomy");
-    out->type = text_of(ev, "classification.type");
-    out->identifier = text_of(ev, "classification.identifier");
+    out->feed_name = text_of(p, ev, K_FEED_NAME);
+    out->taxonomy = text_of(p, ev, K_TAXONOMY);
+    out->type = text_of(p, ev, K_TYPE);
+    out->identifier = text_of(p, ev, K_IDENTIFIER);
     return DZ_OK;
 }
 

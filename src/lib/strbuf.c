@@ -42,6 +42,11 @@ static bool strbuf_grow(strbuf *sb, size_t extra)
     return true;
 }
 
+bool strbuf_reserve(strbuf *sb, size_t extra)
+{
+    return strbuf_grow(sb, extra);
+}
+
 void strbuf_append(strbuf *sb, const char *data, size_t n)
 {
     if (!strbuf_grow(sb, n))

@@ -14,6 +14,8 @@ void strbuf_init(strbuf *sb);
 void strbuf_free(strbuf *sb);
 void strbuf_reset(strbuf *sb);
 void strbuf_append(strbuf *sb, const char *data, size_t n);
+/* Room for extra more bytes (and a NUL) at buf + len, to write in place; false (and oom) when out of memory. */
+bool strbuf_reserve(strbuf *sb, size_t extra);
 void strbuf_puts(strbuf *sb, const char *s);
 void strbuf_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the buffer to the caller (who frees it) and resets sb. */
