@@ -235,6 +235,9 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
     store *st = NULL;
     if (rc == DZ_OK)
         rc = cli_open_store(cfg, true, &st, &e);
+    /* the server's write path: WAL checkpoints in their own thread, not inside the batches' commits */
+    if (rc == DZ_OK && (rc = store_start_writer(st, &e)) != DZ_OK)
+        store_close(st);
     if (rc != DZ_OK) {
         cli_feed_close(&f);
         return cli_fail(&e);
@@ -247,6 +250,7 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
         req.opt.report = report;
         req.opt.file_name = NULL;
     }
+    store_stop_writer(st);
     store_close(st);
     cli_feed_close(&f);
     return status;

@@ -672,9 +672,13 @@ static dz_code dedup_array(db *d, commit_ctx *x, int64_t now, int64_t cut, dz_er
 
 /* The values of one event row, cleaned; text pointers valid until the next row. */
 typedef struct {
-    const char *feed, *taxonomy, *type, *identifier, *ip_key, *doc;
+    const char *feed, *taxonomy, *type, *identifier, *ip6, *doc;
+    int64_t ip4;   /* -1: none */
     size_t doc_len;
 } row_text;
+
+/* IPv4 keys are ::ffff:a.b.c.d: stored as the integer. */
+static const char V4_MAPPED[] = "00000000000000000000ffff";
 
 static dz_code row_values(commit_ctx *x, const event_batch_row *r, row_text *t, dz_err *e)
 {
@@ -683,7 +687,12 @@ static dz_code row_values(commit_ctx *x, const event_batch_row *r, row_text *t, 
     t->taxonomy = text_or(b, r->taxonomy, "other");
     t->type = text_or(b, r->type, "undetermined");
     t->identifier = event_batch_text(b, r->identifier);
-    t->ip_key = r->ip_key[0] ? r->ip_key : NULL;
+    t->ip4 = -1;
+    t->ip6 = NULL;
+    if (r->ip_key[0] && strncmp(r->ip_key, V4_MAPPED, 24) == 0)
+        t->ip4 = (int64_t)strtoull(r->ip_key + 24, NULL, 16);
+    else if (r->ip_key[0])
+        t->ip6 = r->ip_key;
     /* the short values come from validated event fields; the document is checked whole */
     t->doc = clean_text(event_batch_text(b, r->doc), r->doc_len, &x->tmp, &t->doc_len);
     if (!t->doc)
@@ -696,7 +705,7 @@ static dz_code insert_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
     const event_batch *b = x->b;
     db_stmt *st;
     if (db_prepare(d, "INSERT INTO events(ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
-                      "ip_key, asn, constituent_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "ip4, ip6, asn, constituent_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    &st, e) != DZ_OK)
         return e->code;
     for (size_t i = 0; i < b->n; i++) {
@@ -714,11 +723,12 @@ static dz_code insert_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
         db_bind_text(st, 6, t.taxonomy);
         db_bind_text(st, 7, t.type);
         db_bind_text(st, 8, t.identifier);
-        db_bind_text(st, 9, t.ip_key);
-        db_bind_int_or_null(st, 10, r->asn, 0);
+        db_bind_int_or_null(st, 9, t.ip4, -1);
+        db_bind_text(st, 10, t.ip6);
+        db_bind_int_or_null(st, 11, r->asn, 0);
         int64_t org = org_of(x, r->constituent_id);
-        db_bind_int_or_null(st, 11, org, 0);
-        db_bind_text(st, 12, t.doc);
+        db_bind_int_or_null(st, 12, org, 0);
+        db_bind_text(st, 13, t.doc);
         if (db_run(st, e) != DZ_OK)
             return e->code;
         if (!daily_add(&x->daily, t.feed, t.taxonomy, t.type, org))
@@ -749,7 +759,7 @@ static dz_code copy_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
     if (!any)
         return DZ_OK;
     if (db_copy_begin(d, "COPY events(ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
-                         "ip_key, asn, constituent_id, doc) FROM STDIN",
+                         "ip4, ip6, asn, constituent_id, doc) FROM STDIN",
                       e) != DZ_OK)
         return e->code;
     int64_t copied = 0, want = 0;
@@ -771,7 +781,8 @@ static dz_code copy_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
         copy_str(d, t.taxonomy);
         copy_str(d, t.type);
         copy_str(d, t.identifier);
-        copy_str(d, t.ip_key);
+        copy_int_or_null(d, t.ip4, -1);
+        copy_str(d, t.ip6);
         copy_int_or_null(d, r->asn, 0);
         copy_int_or_null(d, org, 0);
         db_copy_text(d, t.doc, t.doc_len);
@@ -949,34 +960,47 @@ dz_code store_events_commit(store *s, int64_t ingest_id, const char *node, const
 
 /* ---- reading events ---- */
 
-/* An address or network as the range of ip_keys it covers. */
-static dz_code ip_range(const char *text, char lo[33], char hi[33], dz_err *e)
+/* An address or network as the range it covers: IPv4 as integers (*v4 true), IPv6 as 32-hex keys. */
+typedef struct ip_span {
+    bool v4;
+    bool all_v4;   /* an IPv6 network that holds ::ffff:0:0/96 (::/0, say): every IPv4 address too */
+    int64_t lo4, hi4;
+    char lo6[33], hi6[33];
+} ip_span;
+
+static dz_code ip_range(const char *text, ip_span *out, dz_err *e)
 {
     net_prefix p;
     dz_err pe = {0};
     dz_code rc = strchr(text, '/') ? net_prefix_parse(text, &p, &pe) : ip_address_parse(text, &p, &pe);
     if (rc != DZ_OK)
         return dz_fail(e, DZ_EINVAL, "parameter 'ip': %s", pe.msg);
-    uint8_t a[16] = {0};
-    unsigned len = p.len;
-    if (p.family == 4) {
-        a[10] = a[11] = 0xff;
-        memcpy(a + 12, p.addr, 4);
-        len += 96;
-    } else {
-        memcpy(a, p.addr, 16);
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (p.family == 6 && p.len >= 96 && memcmp(p.addr, mapped, 12) == 0) { /* ::ffff:a.b.c.d/len: IPv4 */
+        memmove(p.addr, p.addr + 12, 4);
+        p.family = 4;
+        p.len = (uint8_t)(p.len - 96);
+    }
+    out->v4 = p.family == 4;
+    if (out->v4) {
+        uint32_t a = net_prefix_v4(&p), mask = p.len ? ~(uint32_t)0 << (32 - p.len) : 0;
+        out->lo4 = a & mask;
+        out->hi4 = (a & mask) | ~mask;
+        return DZ_OK;
     }
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < 16; i++) {
-        unsigned bits = len >= 8 * (i + 1) ? 8 : len > 8 * i ? len - 8 * i : 0; /* network bits in this byte */
+        unsigned bits = p.len >= 8 * (i + 1) ? 8 : p.len > 8 * i ? p.len - 8 * i : 0; /* network bits here */
         uint8_t mask = (uint8_t)(bits ? 0xff << (8 - bits) : 0);
-        uint8_t l = a[i] & mask, h = (uint8_t)(a[i] | (uint8_t)~mask);
-        lo[2 * i] = hex[l >> 4];
-        lo[2 * i + 1] = hex[l & 15];
-        hi[2 * i] = hex[h >> 4];
-        hi[2 * i + 1] = hex[h & 15];
+        uint8_t l = p.addr[i] & mask, h = (uint8_t)(p.addr[i] | (uint8_t)~mask);
+        out->lo6[2 * i] = hex[l >> 4];
+        out->lo6[2 * i + 1] = hex[l & 15];
+        out->hi6[2 * i] = hex[h >> 4];
+        out->hi6[2 * i + 1] = hex[h & 15];
     }
-    lo[32] = hi[32] = '\0';
+    out->lo6[32] = out->hi6[32] = '\0';
+    out->all_v4 = strcmp(out->lo6, "00000000000000000000ffff00000000") <= 0 &&
+                  strcmp(out->hi6, "00000000000000000000ffffffffffff") >= 0;
     return DZ_OK;
 }
 
@@ -989,17 +1013,17 @@ static dz_code ip_range(const char *text, char lo[33], char hi[33], dz_err *e)
     "AND (CAST(? AS BIGINT) = 0 OR e.time_source >= ?) AND (CAST(? AS BIGINT) = 0 OR e.time_source < ?) "              \
     "AND (CAST(? AS TEXT) IS NULL OR e.taxonomy = ?) AND (CAST(? AS TEXT) IS NULL OR e.type = ?) "                     \
     "AND (CAST(? AS TEXT) IS NULL OR e.feed = ?) "                                                                     \
-    "AND (CAST(? AS TEXT) IS NULL OR (e.ip_key >= ? AND e.ip_key <= ?)) "                                              \
     "AND (CAST(? AS BIGINT) = 0 OR e.ingest_id = ?) ORDER BY e.id DESC LIMIT ?"
 
 /*
  * One constant statement per access path, so each can use its index (a
- * filter written as `? IS NULL OR ...` cannot): a network's range of ip_keys;
+ * filter written as `? IS NULL OR ...` cannot): a network's range of addresses;
  * one organisation's events newest first; else the newest events.
  */
-enum { EV_BY_IP, EV_BY_ORG, EV_ALL };
+enum { EV_BY_IP4, EV_BY_IP6, EV_BY_ORG, EV_ALL };
 static const char *const event_list_sql[] = {
-    [EV_BY_IP] = EVENT_SELECT "e.ip_key >= ? AND e.ip_key <= ? AND " EVENT_FILTERS,
+    [EV_BY_IP4] = EVENT_SELECT "e.ip4 >= ? AND e.ip4 <= ? AND " EVENT_FILTERS,
+    [EV_BY_IP6] = EVENT_SELECT "(e.ip6 >= ? AND e.ip6 <= ? OR ? = 1 AND e.ip4 IS NOT NULL) AND " EVENT_FILTERS,
     [EV_BY_ORG] = EVENT_SELECT "e.constituent_id = ? AND " EVENT_FILTERS,
     [EV_ALL] = EVENT_SELECT EVENT_FILTERS,
 };
@@ -1048,9 +1072,9 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
         return dz_fail(e, DZ_EINVAL, "parameter 'cursor' is not a cursor this server gave out");
     if (f->from < 0 || f->to < 0 || (f->from && f->to && f->to <= f->from))
         return dz_fail(e, DZ_EINVAL, "parameters 'from' and 'to': an empty or negative time range");
-    char lo[33], hi[33];
+    ip_span span;
     bool by_ip = opt(f->ip) != NULL;
-    if (by_ip && ip_range(f->ip, lo, hi, e) != DZ_OK)
+    if (by_ip && ip_range(f->ip, &span, e) != DZ_OK)
         return e->code;
 
     db *d;
@@ -1071,15 +1095,19 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
     int64_t last_id = 0;
     int n = 0;
     if (!none) {
-        int variant = by_ip ? EV_BY_IP : org ? EV_BY_ORG : EV_ALL;
+        int variant = by_ip ? (span.v4 ? EV_BY_IP4 : EV_BY_IP6) : org ? EV_BY_ORG : EV_ALL;
         if (db_prepare(d, event_list_sql[variant], &st, e) != DZ_OK) {
             json_decref(items);
             return e->code;
         }
         int i = 1;
-        if (variant == EV_BY_IP) {
-            db_bind_text(st, i++, lo);
-            db_bind_text(st, i++, hi);
+        if (variant == EV_BY_IP4) {
+            db_bind_int(st, i++, span.lo4);
+            db_bind_int(st, i++, span.hi4);
+        } else if (variant == EV_BY_IP6) {
+            db_bind_text(st, i++, span.lo6);
+            db_bind_text(st, i++, span.hi6);
+            db_bind_int(st, i++, span.all_v4);
         } else if (variant == EV_BY_ORG) {
             db_bind_int(st, i++, org);
         }
@@ -1095,9 +1123,6 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
             db_bind_text(st, i++, texts[k]);
             db_bind_text(st, i++, texts[k]);
         }
-        db_bind_text(st, i++, by_ip ? lo : NULL);
-        db_bind_text(st, i++, by_ip ? lo : NULL);
-        db_bind_text(st, i++, by_ip ? hi : NULL);
         db_bind_int(st, i++, f->ingest_id);
         db_bind_int(st, i++, f->ingest_id);
         db_bind_int(st, i, limit + 1);

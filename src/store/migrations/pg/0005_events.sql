@@ -27,9 +27,9 @@ CREATE TABLE ingests (
 CREATE INDEX ingests_by_org ON ingests(org_id);
 
 -- One row per stored event: the IntelMQ JSON (doc) and the few values lists
--- filter on. ip_key: source.ip as 32 lower-case hex digits (IPv4 as
--- ::ffff:a.b.c.d), so a network is a range (COLLATE "C": compared bytewise,
--- as in SQLite). notified_at NULL with a constituent: still to notify. Few
+-- filter on. source.ip as an integer (ip4) or as 32 lower-case hex digits
+-- (ip6; COLLATE "C": compared bytewise, as in SQLite), so a network is a
+-- range. notified_at NULL with a constituent: still to notify. Few
 -- indexes on purpose: ingest speed. Rows arrive by COPY (store_events.c).
 -- ingest_id has no foreign key (ingests are never deleted; a check per row costs).
 CREATE TABLE events (
@@ -42,7 +42,8 @@ CREATE TABLE events (
     taxonomy        TEXT NOT NULL,
     type            TEXT NOT NULL,
     identifier      TEXT,
-    ip_key          TEXT COLLATE "C",
+    ip4             BIGINT,
+    ip6             TEXT COLLATE "C",
     asn             BIGINT,
     constituent_id  BIGINT REFERENCES constituents(id) ON DELETE SET NULL,
     notified_at     BIGINT,
@@ -50,7 +51,8 @@ CREATE TABLE events (
 );
 -- Partial: events nobody owns, or without an address, cost no index entry.
 CREATE INDEX events_by_constituent ON events(constituent_id, id) WHERE constituent_id IS NOT NULL;
-CREATE INDEX events_by_ip ON events(ip_key) WHERE ip_key IS NOT NULL;
+CREATE INDEX events_by_ip4 ON events(ip4) WHERE ip4 IS NOT NULL;
+CREATE INDEX events_by_ip6 ON events(ip6) WHERE ip6 IS NOT NULL;
 
 -- The dedup window's state: an event's dedup hash (uint64 stored as int64)
 -- and when it was first stored. An upsert per event decides (store_events.c).
