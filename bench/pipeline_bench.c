@@ -270,7 +270,7 @@ typedef struct sink {
     uint64_t events, errors, bad, matched, check;
 } sink;
 
-static int on_event(void *arg, const event *ev, uint64_t line)
+static int on_event(void *arg, event *ev, uint64_t line)
 {
     sink *k = arg;
     k->events++;

@@ -55,7 +55,7 @@ typedef struct parse_ctx {
     bool write_failed;
 } parse_ctx;
 
-static int on_event(void *arg, const event *ev, uint64_t line)
+static int on_event(void *arg, event *ev, uint64_t line)
 {
     (void)line;
     parse_ctx *c = arg;

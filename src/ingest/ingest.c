@@ -210,7 +210,7 @@ static bool before_position(run *u, uint64_t line)
     return ok;
 }
 
-static int on_event(void *arg, const event *cev, uint64_t line)
+static int on_event(void *arg, event *ev, uint64_t line)
 {
     run *u = arg;
     if (line <= u->resume_after) {
@@ -223,8 +223,6 @@ static int on_event(void *arg, const event *cev, uint64_t line)
         u->idx = store_registry_enter(u->s, &u->ticket);
         u->entered = true;
     }
-    /* The parser resets its event after the callback (feed.h); the pipeline annotates it in place. */
-    event *ev = (event *)cev;
     event_index ix;
     dz_err e = {0};
     event_batch *b = &u->slot[u->filling];

@@ -37,8 +37,12 @@ typedef struct feed_options {
     const struct csv_mapping *mapping;        /* generic CSV: the column mapping (required) */
 } feed_options;
 
-/* Called for each event, in input order; a non-zero return stops parsing (DZ_OK is still returned). */
-typedef int (*feed_event_fn)(void *arg, const event *ev, uint64_t line);
+/*
+ * Called for each event, in input order; a non-zero return stops parsing (DZ_OK is still returned).
+ * The callback may change the event (the pipeline classifies and annotates it in place): parsers
+ * reset their event before each row and never read it back after the call.
+ */
+typedef int (*feed_event_fn)(void *arg, event *ev, uint64_t line);
 /* Called for each row that gives no event: its position, why, and its bytes as read (raw may be NULL). */
 typedef void (*feed_error_fn)(void *arg, uint64_t line, const char *reason, const char *raw, size_t raw_len);
 

@@ -83,7 +83,7 @@ static void mix(state *st, const void *p, size_t n)
         st->hash = (st->hash ^ b[i]) * 1099511628211ull;
 }
 
-static int on_event(void *arg, const event *ev, uint64_t line)
+static int on_event(void *arg, event *ev, uint64_t line)
 {
     state *st = arg;
     CHECK(line >= st->last_line && line >= 1);

@@ -75,7 +75,7 @@ typedef struct state {
     size_t events;
 } state;
 
-static int on_event(void *arg, const event *ev, uint64_t line)
+static int on_event(void *arg, event *ev, uint64_t line)
 {
     state *st = arg;
     CHECK(line >= st->last_line && line >= 1);

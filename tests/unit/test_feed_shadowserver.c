@@ -48,7 +48,7 @@ typedef struct collected {
     size_t nerr;
 } collected;
 
-static int collect_event(void *arg, const event *ev, uint64_t line)
+static int collect_event(void *arg, event *ev, uint64_t line)
 {
     (void)line;
     collected *c = arg;
@@ -442,7 +442,7 @@ static void test_column_rules(void **state)
     shadowserver_schema_free(s);
 }
 
-static int stop_after_one(void *arg, const event *ev, uint64_t line)
+static int stop_after_one(void *arg, event *ev, uint64_t line)
 {
     collect_event(arg, ev, line);
     return 1;

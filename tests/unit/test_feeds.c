@@ -21,7 +21,7 @@ typedef struct collected {
     size_t stop_after; /* 0: never */
 } collected;
 
-static int collect_event(void *arg, const event *ev, uint64_t line)
+static int collect_event(void *arg, event *ev, uint64_t line)
 {
     collected *c = arg;
     strbuf sb;
