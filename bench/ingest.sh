@@ -32,7 +32,7 @@ die() { echo "ingest.sh: $*" >&2; exit 2; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/dzong-ingest-bench.XXXXXX")
 pgdir=
 cleanup() {
-    [ -n "$pgdir" ] && "$root/tests/pg/cluster.sh" stop "$pgdir" >/dev/null 2>&1 || true
+    if [ -n "$pgdir" ]; then "$root/tests/pg/cluster.sh" stop "$pgdir" >/dev/null 2>&1; rm -rf "$pgdir"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,7 +78,7 @@ echo "report: $file ($rows rows, $(du -h "$file" | cut -f1))"
 measure sqlite "$file"
 
 if [ "${BENCH_PG:-0}" = 1 ]; then
-    pgdir="$work/pg"
+    pgdir=$(mktemp -d /tmp/dzong-pg.XXXXXX) # beside, not inside $work: the postgres user must reach it
     "$root/tests/pg/cluster.sh" start "$pgdir" >/dev/null
     rates=()
     for i in $(seq "$runs"); do

@@ -141,6 +141,12 @@ void feed_ctx_free(feed_ctx *c);
 dz_code feed_ctx_set(feed_ctx *c, const char *key, const char *s, size_t len);
 /* Adds the common fields and (opt->raw) raw = base64(raw), then calls on_event. DZ_OK or DZ_ENOMEM. */
 dz_code feed_ctx_emit(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len);
+/*
+ * The next line with something other than blanks on it, for line-based
+ * parsers: FEED_LINE (*s, *len, *line as feed_lines_next), FEED_LINE_END, or
+ * FEED_LINE_FAIL (e). An over-long line is refused through c and skipped.
+ */
+int feed_next_line(feed_lines *l, feed_ctx *c, const char **s, size_t *len, uint64_t *line, dz_err *e);
 /* Calls on_error with the reason (printf format). */
 void feed_ctx_refuse(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

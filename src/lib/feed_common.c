@@ -5,6 +5,8 @@
  */
 #include "lib/feed.h"
 
+#include <ctype.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,4 +233,20 @@ const char *feed_base_name(const char *path)
         return "";
     const char *b = strrchr(path, '/');
     return b ? b + 1 : path;
+}
+
+int feed_next_line(feed_lines *l, feed_ctx *c, const char **s, size_t *len, uint64_t *line, dz_err *e)
+{
+    for (;;) {
+        int got = feed_lines_next(l, s, len, line, e);
+        if (got == FEED_LINE_LONG) {
+            feed_ctx_refuse(c, *line, *s, *len, "line longer than %zu bytes", l->max_line);
+            continue;
+        }
+        if (got != FEED_LINE)
+            return got;
+        for (size_t i = 0; i < *len; i++)
+            if (!isspace((unsigned char)(*s)[i]))
+                return FEED_LINE;
+    }
 }

@@ -178,22 +178,13 @@ dz_code feed_intelmq_parse(const feed_options *opt, csv_read_fn read, void *read
         const char *s;
         size_t n;
         uint64_t line;
-        int got = feed_lines_next(&lr, &s, &n, &line, e);
+        int got = feed_next_line(&lr, &p->c, &s, &n, &line, e);
         if (got == FEED_LINE_END)
             break;
         if (got == FEED_LINE_FAIL) {
             rc = e->code;
             break;
         }
-        if (got == FEED_LINE_LONG) {
-            feed_ctx_refuse(&p->c, line, s, n, "line longer than %zu bytes", lr.max_line);
-            continue;
-        }
-        size_t i = 0;
-        while (i < n && isspace((unsigned char)s[i]))
-            i++;
-        if (i == n)
-            continue;
         json_error_t je;
         json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
         if (!o) {

@@ -258,16 +258,12 @@ dz_code feed_spamhaus_drop_parse(const feed_options *opt, csv_read_fn read, void
         const char *s;
         size_t n;
         uint64_t line;
-        int got = feed_lines_next(&lr, &s, &n, &line, e);
+        int got = feed_next_line(&lr, &p->c, &s, &n, &line, e);
         if (got == FEED_LINE_END)
             break;
         if (got == FEED_LINE_FAIL) {
             rc = e->code;
             break;
-        }
-        if (got == FEED_LINE_LONG) {
-            feed_ctx_refuse(&p->c, line, s, n, "line longer than %zu bytes", lr.max_line);
-            continue;
         }
         const char *t = s;
         size_t tn = n;
