@@ -113,6 +113,8 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
         return cli_fail(&e);
     }
     pipeline_config pc = {.dedup_fields = cfg->dedup_fields[0] ? cfg->dedup_fields : NULL};
+    cfg->server.feed_schema = ff.schema;
+    cfg->server.feed_pipeline = &pc;
     char tmp_dir[PATH_MAX + 8];
     snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg->data_dir);
     fetch_setup fs = {.defs = cfg->fetches,

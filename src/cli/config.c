@@ -109,6 +109,10 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, int l
         if (parse_uint(val, 1024, 1L << 30, &l, e) != DZ_OK)
             return e->code;
         cfg->server.body_limit = (size_t)l;
+    } else if (strcmp(key, "events_body_limit") == 0) {
+        if (parse_uint(val, 1024, 1L << 32, &l, e) != DZ_OK)
+            return e->code;
+        cfg->server.events_body_limit = (size_t)l;
     } else if (strcmp(key, "session_ttl") == 0) {
         if (duration_parse(val, &secs, e) != DZ_OK)
             return e->code;
@@ -163,7 +167,7 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, int l
             return dz_fail(e, DZ_EINVAL, "fetch_allow_http must be true or false");
         cfg->fetch_allow_http = strcmp(val, "true") == 0;
     } else {
-        return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, session_ttl, "
+        return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, events_body_limit, session_ttl, "
                                      "cookie_secure, trusted_proxy, access_log, sectors, due.low|medium|high|critical, "
                                      "dedup_window, dedup_fields, spool_dir, spool_interval, spool_mapping, "
                                      "shadowserver_schema, fetch, fetch_allow_http)", key);

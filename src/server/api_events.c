@@ -12,10 +12,11 @@
  * batch id. So a batch sent again (a retry after a lost answer) is never
  * stored twice: a finished one is answered with its stored totals, one
  * still running elsewhere with 409, an interrupted one is resumed.
- * Shadowserver reports are read with dzong's built-in schema (loaded once)
- * and need report= (the report type), since a body has no file name to
- * tell it. The generic CSV parser is refused: it needs a column mapping
- * file, which only `dzong ingest` and the spool take. A batch may be up to
+ * Shadowserver reports are read with the schema serve loaded (dzong.conf's
+ * shadowserver_schema, else the built-in one) and need report= (the report
+ * type), since a body has no file name to tell it. The generic CSV parser
+ * is refused: it needs a column mapping file, which only `dzong ingest`
+ * and the spool take. A batch may be up to
  * server_config.events_body_limit (64 MiB) from a caller who may submit;
  * http.c checks that before it reads the body.
  */
@@ -357,21 +358,25 @@ static const char *file_feed_reason(const char *name)
     return NULL;
 }
 
-/* dzong's Shadowserver schema, parsed once and kept for the life of the process. */
+/* dzong's Shadowserver schema, when serve gave none: parsed once and kept for the life of the process. */
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
-static shadowserver_schema *schema;
+static shadowserver_schema *builtin_schema;
 static dz_err schema_err;
 
 static void schema_load(void)
 {
-    if (feed_builtin_schema(&schema, &schema_err) != DZ_OK)
-        schema = NULL;
+    if (feed_builtin_schema(&builtin_schema, &schema_err) != DZ_OK)
+        builtin_schema = NULL;
 }
 
 /* Shadowserver: the schema and report= into opt; false when answered (400, or 500 without a schema). */
 static bool shadowserver_options(http_request *req, feed_options *opt)
 {
-    pthread_once(&schema_once, schema_load);
+    const shadowserver_schema *schema = req->srv->cfg.feed_schema;
+    if (!schema) {
+        pthread_once(&schema_once, schema_load);
+        schema = builtin_schema;
+    }
     if (!schema) {
         respond_error(req, &schema_err);
         return false;
@@ -557,6 +562,7 @@ void api_event_create(http_request *req)
         .key = me.key,
         .node = NULL,
         .org_id = req->who.org_id,
+        .pipeline = req->srv->cfg.feed_pipeline,
     };
     ingest_summary sum;
     memset(&sum, 0, sizeof sum);

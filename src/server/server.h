@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "lib/dz_err.h"
+#include "lib/pipeline.h"
 #include "store/store.h"
 
 typedef struct server_config {
@@ -24,6 +25,10 @@ typedef struct server_config {
     bool cookie_secure;   /* add Secure to the session cookie (behind TLS) */
     FILE *access_log;     /* JSON lines; NULL = none */
     char trusted_proxy[64]; /* a reverse proxy's address: its X-Forwarded-For names the client */
+    /* POST /api/v1/events: the configured Shadowserver schema and dedup fields (NULL: the built-in schema,
+     * the default fields); owned by the caller, alive while the server runs */
+    const struct shadowserver_schema *feed_schema;
+    const pipeline_config *feed_pipeline;
 } server_config;
 
 void server_config_default(server_config *cfg);
