@@ -56,7 +56,7 @@ dz_code db_checkpoint(db *d, dz_err *e)
 
 dz_code db_writer_setup(db *d, dz_err *e)
 {
-    return d->drv->writer_setup_sql ? db_exec(d, d->drv->writer_setup_sql, e) : DZ_OK;
+    return d->drv->writer_setup ? d->drv->writer_setup(d, e) : DZ_OK;
 }
 
 dz_code db_begin(db *d, bool write, dz_err *e)

@@ -10,7 +10,7 @@
 typedef struct db_driver {
     const char *name;            /* "sqlite", "postgres" */
     const char *begin_write_sql; /* SQLite takes the write lock at BEGIN IMMEDIATE */
-    const char *writer_setup_sql; /* run once on the group-commit writer's connection, or NULL */
+    dz_code (*writer_setup)(db *d, dz_err *e); /* once, on the group-commit writer's connection, or NULL */
     const char *checkpoint_sql;   /* run by a background thread, or NULL when the backend needs none */
     dz_code (*open)(const char *url, db **out, dz_err *e);
     void (*close)(db *d);

@@ -171,12 +171,41 @@ static void sq_reset(db_stmt *st)
     sqlite3_clear_bindings(ST(st));
 }
 
+/* 64 MiB of 4 KiB pages. */
+#define LOG_RESTART_FRAMES 16384
+
+/*
+ * After each of the writer's commits (it replaces SQLite's own
+ * auto-checkpoint). A thread of its own runs PASSIVE checkpoints, which
+ * never block the writer, so COMMIT never copies the log. But SQLite starts
+ * the log file over only after a checkpoint has caught up, which a writer
+ * that never pauses (a feed ingest) prevents: the file grew without end
+ * (52 GB in a 10-million-row ingest). Past 64 MiB the writer itself, between
+ * two transactions, finishes the checkpoint (little is left to copy) and
+ * empties the file.
+ */
+static int sq_wal_hook(void *arg, sqlite3 *h, const char *dbname, int frames)
+{
+    (void)arg;
+    /* SQLITE_BUSY when the background checkpoint is running: the next commit tries again */
+    if (frames > LOG_RESTART_FRAMES)
+        sqlite3_wal_checkpoint_v2(h, dbname, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static dz_code sq_writer_setup(db *d, dz_err *e)
+{
+    (void)e;
+    sqlite3_wal_hook(SQ(d)->h, sq_wal_hook, NULL);
+    return DZ_OK;
+}
+
 const db_driver db_sqlite_driver = {
     .name = "sqlite",
     .begin_write_sql = "BEGIN IMMEDIATE",
     /* The writer never checkpoints inside a COMMIT (a large WAL made that a stall of up to a
-     * second); a thread of its own runs PASSIVE checkpoints, which never block the writer. */
-    .writer_setup_sql = "PRAGMA wal_autocheckpoint = 0",
+     * second): see sq_wal_hook. */
+    .writer_setup = sq_writer_setup,
     .checkpoint_sql = "PRAGMA wal_checkpoint(PASSIVE)",
     .open = sq_open,
     .close = sq_close,
