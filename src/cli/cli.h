@@ -82,6 +82,23 @@ char *cli_read_file(const char *path, size_t *len, dz_err *e);
 dz_code cli_load_schema(const char *path, struct shadowserver_schema **out, dz_err *e);
 dz_code cli_load_mapping(const char *path, csv_mapping **out, dz_err *e);
 
+/*
+ * What `dzong serve`'s feed inputs (spool, downloads, POST /api/v1/events)
+ * and `dzong jobs run` load from dzong.conf: the schema, the mappings, the
+ * dedup fields, and the downloads' setup (jobs/fetch.h). Heap-allocated:
+ * fetch points into it.
+ */
+typedef struct cli_feed_inputs {
+    struct shadowserver_schema *schema;
+    csv_mapping *spool_mapping;
+    csv_mapping *fetch_mappings[FETCH_MAX];
+    pipeline_config pipeline;
+    char tmp_dir[PATH_MAX + 8];
+    fetch_setup fetch;
+} cli_feed_inputs;
+dz_code cli_feed_inputs_load(const dz_config *cfg, cli_feed_inputs **out, dz_err *e);
+void cli_feed_inputs_free(cli_feed_inputs *fi);
+
 /* demo.c: the demo constituency, users and incidents of `dzong init --demo`. */
 dz_code demo_load(store *st, dz_err *e);
 

@@ -4,6 +4,7 @@
  * generic CSV mappings, and the file reading they share.
  */
 #include "cli/cli.h"
+#include "jobs/fetch.h"
 #include "lib/feed_shadowserver.h"
 
 #include <errno.h>
@@ -97,4 +98,51 @@ void cli_feed_names(char *out, size_t cap)
     out[0] = '\0';
     for (size_t i = 0; feed_parser_at(i) && n < cap; i++)
         n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", feed_parser_at(i)->name);
+}
+
+void cli_feed_inputs_free(cli_feed_inputs *fi)
+{
+    if (!fi)
+        return;
+    shadowserver_schema_free(fi->schema);
+    csv_mapping_free(fi->spool_mapping);
+    for (size_t i = 0; i < FETCH_MAX; i++)
+        csv_mapping_free(fi->fetch_mappings[i]);
+    free(fi);
+}
+
+dz_code cli_feed_inputs_load(const dz_config *cfg, cli_feed_inputs **out, dz_err *e)
+{
+    cli_feed_inputs *fi = calloc(1, sizeof *fi);
+    if (!fi)
+        return dz_fail(e, DZ_ENOMEM, "out of memory");
+    dz_code rc = cli_load_schema(cfg->shadowserver_schema, &fi->schema, e);
+    if (rc != DZ_OK)
+        dz_wrap(e, "shadowserver_schema");
+    if (rc == DZ_OK && cfg->spool_mapping[0] &&
+        (rc = cli_load_mapping(cfg->spool_mapping, &fi->spool_mapping, e)) != DZ_OK)
+        dz_wrap(e, "spool_mapping");
+    for (size_t i = 0; rc == DZ_OK && i < cfg->n_fetches; i++) {
+        const fetch_def *d = &cfg->fetches[i];
+        if (d->mapping[0] && (rc = cli_load_mapping(d->mapping, &fi->fetch_mappings[i], e)) != DZ_OK)
+            dz_wrap(e, "%s:%d: fetch %s", cfg->conf_path, d->line, d->name);
+        else if (d->report[0] && !shadowserver_has_report(fi->schema, d->report))
+            rc = dz_fail(e, DZ_EINVAL, "%s:%d: fetch %s: unknown Shadowserver report '%s'", cfg->conf_path, d->line,
+                         d->name, d->report);
+    }
+    if (rc != DZ_OK) {
+        cli_feed_inputs_free(fi);
+        return rc;
+    }
+    fi->pipeline.dedup_fields = cfg->dedup_fields[0] ? cfg->dedup_fields : NULL;
+    snprintf(fi->tmp_dir, sizeof fi->tmp_dir, "%s/tmp", cfg->data_dir);
+    fi->fetch = (fetch_setup){.defs = cfg->fetches,
+                              .n = cfg->n_fetches,
+                              .mappings = (const struct csv_mapping *const *)fi->fetch_mappings,
+                              .tmp_dir = fi->tmp_dir,
+                              .allow_http = cfg->fetch_allow_http,
+                              .opt = {.schema = fi->schema},
+                              .pipeline = &fi->pipeline};
+    *out = fi;
+    return DZ_OK;
 }

@@ -1,5 +1,6 @@
 /* cmd_jobs.c: `dzong jobs list` shows the schedule; `dzong jobs run` runs what is due now. */
 #include "cli/cli.h"
+#include "jobs/fetch.h"
 #include "jobs/scheduler.h"
 
 #include <stdlib.h>
@@ -36,8 +37,16 @@ int cmd_jobs(const dz_config *cfg, int argc, char **argv)
         char node[96], host[64] = "localhost";
         gethostname(host, sizeof host - 1);
         snprintf(node, sizeof node, "%s:cli/%d", host, (int)getpid());
-        int n = scheduler_run_due(st, node);
-        printf("%d job%s run\n", n, n == 1 ? "" : "s");
+        /* the downloads of dzong.conf, so a due fetch.* round runs here as it would in serve */
+        cli_feed_inputs *fi = NULL;
+        if (cli_feed_inputs_load(cfg, &fi, &e) != DZ_OK || fetch_configure(&fi->fetch, &e) != DZ_OK) {
+            ret = cli_fail(&e);
+        } else {
+            int n = scheduler_run_due(st, node);
+            printf("%d job%s run\n", n, n == 1 ? "" : "s");
+            fetch_unconfigure();
+        }
+        cli_feed_inputs_free(fi);
     }
     store_close(st);
     return ret;

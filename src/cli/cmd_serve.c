@@ -21,41 +21,6 @@ static const char serve_usage[] =
     "Also takes in the feed files dropped into the spool directory (spool_dir) and runs the\n"
     "scheduled downloads (fetch lines of dzong.conf).\n";
 
-/* A whole file into memory (a schema, a column mapping). */
-/* What the feed inputs need loaded: the Shadowserver schema, the column mappings. */
-typedef struct feed_files {
-    shadowserver_schema *schema;
-    csv_mapping *spool_mapping;
-    csv_mapping *fetch_mappings[FETCH_MAX];
-} feed_files;
-
-static void feed_files_free(feed_files *ff)
-{
-    shadowserver_schema_free(ff->schema);
-    csv_mapping_free(ff->spool_mapping);
-    for (size_t i = 0; i < FETCH_MAX; i++)
-        csv_mapping_free(ff->fetch_mappings[i]);
-    memset(ff, 0, sizeof *ff);
-}
-
-static dz_code feed_files_load(const dz_config *cfg, feed_files *ff, dz_err *e)
-{
-    memset(ff, 0, sizeof *ff);
-    if (cli_load_schema(cfg->shadowserver_schema, &ff->schema, e) != DZ_OK)
-        return dz_wrap(e, "shadowserver_schema");
-    if (cfg->spool_mapping[0] && cli_load_mapping(cfg->spool_mapping, &ff->spool_mapping, e) != DZ_OK)
-        return dz_wrap(e, "spool_mapping");
-    for (size_t i = 0; i < cfg->n_fetches; i++) {
-        const fetch_def *d = &cfg->fetches[i];
-        if (d->mapping[0] && cli_load_mapping(d->mapping, &ff->fetch_mappings[i], e) != DZ_OK)
-            return dz_wrap(e, "%s:%d: fetch %s", cfg->conf_path, d->line, d->name);
-        if (d->report[0] && !shadowserver_has_report(ff->schema, d->report))
-            return dz_fail(e, DZ_EINVAL, "%s:%d: fetch %s: unknown Shadowserver report '%s'", cfg->conf_path,
-                           d->line, d->name, d->report);
-    }
-    return DZ_OK;
-}
-
 int cmd_serve(dz_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -105,36 +70,24 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     server *srv;
     scheduler *jobs = NULL;
     spool *sp = NULL;
-    feed_files ff;
     char node[160], host[64] = "localhost";
     /* The feed inputs' files first: a bad schema or mapping stops serve before it listens. */
-    if (feed_files_load(cfg, &ff, &e) != DZ_OK) {
-        feed_files_free(&ff);
+    cli_feed_inputs *fi = NULL;
+    if (cli_feed_inputs_load(cfg, &fi, &e) != DZ_OK)
         return cli_fail(&e);
-    }
-    pipeline_config pc = {.dedup_fields = cfg->dedup_fields[0] ? cfg->dedup_fields : NULL};
-    cfg->server.feed_schema = ff.schema;
-    cfg->server.feed_pipeline = &pc;
-    char tmp_dir[PATH_MAX + 8];
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/tmp", cfg->data_dir);
-    fetch_setup fs = {.defs = cfg->fetches,
-                      .n = cfg->n_fetches,
-                      .mappings = (const struct csv_mapping *const *)ff.fetch_mappings,
-                      .tmp_dir = tmp_dir,
-                      .allow_http = cfg->fetch_allow_http,
-                      .opt = {.schema = ff.schema},
-                      .pipeline = &pc};
+    cfg->server.feed_schema = fi->schema;
+    cfg->server.feed_pipeline = &fi->pipeline;
     if (cli_open_store(cfg, true, &st, &e) != DZ_OK) {
-        feed_files_free(&ff);
+        cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
     /* The registry index is in memory before the first request; the store keeps it current. */
     if (store_registry_refresh(st, true, &e) != DZ_OK || store_start_writer(st, &e) != DZ_OK ||
-        fetch_configure(&fs, &e) != DZ_OK || fetch_sync(st, &e) != DZ_OK ||
+        fetch_configure(&fi->fetch, &e) != DZ_OK || fetch_sync(st, &e) != DZ_OK ||
         spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK || server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
         fetch_unconfigure();
         store_close(st);
-        feed_files_free(&ff);
+        cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
     gethostname(host, sizeof host - 1);
@@ -146,15 +99,15 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
         poll_s = (int)fetch_every;
     spool_config sc = {.dir = cfg->spool_dir,
                        .interval_s = cfg->spool_interval,
-                       .opt = {.schema = ff.schema, .mapping = ff.spool_mapping},
-                       .pipeline = &pc};
+                       .opt = {.schema = fi->schema, .mapping = fi->spool_mapping},
+                       .pipeline = &fi->pipeline};
     if (scheduler_start(st, node, poll_s, &jobs, &e) != DZ_OK || spool_start(st, &sc, &sp, &e) != DZ_OK) {
         fetch_abort();
         scheduler_stop(jobs);
         server_stop(srv);
         fetch_unconfigure();
         store_close(st);
-        feed_files_free(&ff);
+        cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
     char shown[sizeof cfg->db_url];
@@ -179,7 +132,7 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     server_stop(srv);
     fetch_unconfigure();
     store_close(st);
-    feed_files_free(&ff);
+    cli_feed_inputs_free(fi);
     if (cfg->server.access_log && cfg->server.access_log != stdout)
         fclose(cfg->server.access_log);
     return 0;

@@ -420,8 +420,8 @@ dz_code fetch_run_job(store *st, const char *name, dz_err *e)
     const struct csv_mapping *mapping = NULL;
     const fetch_def *def = find_def(name, &mapping);
     if (!def)
-        return dz_fail(e, DZ_ENOTFOUND, "the download '%s' is scheduled but not configured in this process "
-                                        "(dzong.conf `fetch`; only `dzong serve` runs downloads)", name);
+        return dz_fail(e, DZ_ENOTFOUND, "the download '%s' is scheduled but not in dzong.conf's `fetch` lines "
+                                        "(`dzong serve` brings the schedule in line when it starts)", name);
     if (atomic_load(&aborting))
         return dz_fail(e, DZ_EIO, "fetch %s: not run, dzong is stopping", name);
     const feed_parser *parser = feed_parser_find(def->feed);
