@@ -134,9 +134,8 @@ static int ingest_one(store *st, const dz_config *cfg, ingest_request *req, cons
     req->fd = fd;
     req->size = fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
     req->source = path;
-    const char *base = strrchr(path, '/');
     if (!req->opt.report && !from_stdin)
-        req->opt.file_name = base ? base + 1 : path;
+        req->opt.file_name = feed_base_name(path);
     bar_state bar = {.file = path, .tty = !quiet && isatty(2)};
     req->progress = show_progress;
     req->progress_arg = &bar;
@@ -244,10 +243,8 @@ int cmd_ingest(const dz_config *cfg, int argc, char **argv)
     }
     int status = 0;
     for (int i = optind; i < argc; i++) {
-        const char *report = req.opt.report;
         if (ingest_one(st, cfg, &req, argv[i], quiet) != 0)
             status = 1;
-        req.opt.report = report;
         req.opt.file_name = NULL;
     }
     store_stop_writer(st);
