@@ -53,6 +53,7 @@
     constituents: null, // every record the user may see, for pickers and names
     users: new Set(), // user names seen, for assignee suggestions
     lastList: null, // the incident list's address with its filters, for "back" links
+    lastEvents: null, // the same for the event list
   };
   let renderSeq = 0;
 
@@ -339,6 +340,7 @@
     S.constituents = null;
     S.users = new Set([who.username]);
     S.lastList = null;
+    S.lastEvents = null;
   }
 
   function renderLogin(message) {
@@ -388,6 +390,7 @@
     const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
       canReadIncidents() ? h('a', { href: '#/incidents', dataset: { nav: 'incidents' } }, 'Incidents') : null,
       h('a', { href: '#/reports', dataset: { nav: 'reports' } }, 'Reports'),
+      h('a', { href: '#/events', dataset: { nav: 'events' }, id: 'nav-events' }, 'Events'),
       h('a', { href: '#/constituents', dataset: { nav: 'constituents' }, id: 'nav-constituents' }, isStaff() ? 'Constituents' : 'My organisation'));
     const who = h('div', { class: 'whoami' },
       h('span', { class: 'user', id: 'me-user' }, S.me.username),
@@ -424,6 +427,7 @@
   function pageTitle(section, path) {
     if (section === 'reports') return 'Reports';
     if (section === 'lookup') return 'Lookup';
+    if (section === 'events') return path[1] ? `Event ${path[1]}` : 'Events';
     if (section === 'constituents') return path[1] === NEW_ORG ? 'New organisation' : path[1] || (isStaff() ? 'Constituents' : 'My organisation');
     return path[1] === 'new' ? 'New incident' : path[1] || 'Incidents';
   }
@@ -458,6 +462,8 @@
     else if (section === 'constituents' && path[1] === NEW_ORG) p = viewNewConstituent(main, ctx);
     else if (section === 'constituents' && path[1]) p = viewConstituent(main, ctx, path[1]);
     else if (section === 'constituents') p = viewConstituentList(main, ctx, query);
+    else if (section === 'events' && path[1]) p = viewEvent(main, ctx, path[1]);
+    else if (section === 'events') p = viewEvents(main, ctx, query);
     else if (section === 'lookup') p = viewLookup(main, ctx, query);
     else {
       main.appendChild(h('p', { class: 'empty' }, 'There is nothing at this address. ', h('a', { href: '#/incidents' }, 'Go to the incidents.')));
@@ -479,7 +485,7 @@
     const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
     if (typing) return;
     if (ev.key === '/' || ev.key === 'l') {
-      const q = ev.key === 'l' ? document.getElementById('lookup-q') : document.querySelector('#f-q, #c-q');
+      const q = ev.key === 'l' ? document.getElementById('lookup-q') : document.querySelector('#f-q, #c-q, #e-ip');
       if (q) { ev.preventDefault(); q.focus(); q.select(); }
     } else if (ev.key === 'n' && canEditIncidents()) {
       location.hash = '#/incidents/new';
@@ -1730,6 +1736,240 @@
       return inputs ? inputs[key] || inputs.name : null;
     };
     return { el, read, input };
+  }
+
+  // ---- events: what the feeds saw ----
+
+  const EVENT_FILTERS = ['ip', 'constituent', 'feed', 'taxonomy', 'type', 'from', 'to', 'ingest'];
+  const evPath = (id) => `/api/v1/events/${encodeURIComponent(id)}`;
+  const evHref = (id) => `#/events/${encodeURIComponent(id)}`;
+  const isDay = (s) => /^\d{4}-\d{2}-\d{2}$/.test(s);
+
+  // "to" reads as a day included; the API's "to" is the moment before which, so a bare day becomes the next one.
+  function dayAfter(day) {
+    const d = new Date(`${day}T00:00:00Z`);
+    if (isNaN(d)) return day;
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  }
+
+  // source.ip:port, with brackets around an IPv6 address that has a port.
+  function evSource(ev) {
+    const ip = ev['source.ip'];
+    const port = ev['source.port'];
+    if (!ip) return ev['source.fqdn'] || ev['source.url'] || null;
+    if (port === undefined || port === null || port === '') return String(ip);
+    return String(ip).includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  }
+
+  function evClassText(ev) {
+    const t = ev['classification.taxonomy'];
+    const y = ev['classification.type'];
+    return t && y ? `${t} / ${y}` : y || t || '';
+  }
+
+  async function viewEvents(main, ctx, query) {
+    const f = {};
+    for (const k of EVENT_FILTERS) f[k] = query.get(k) || '';
+    if (!isStaff()) f.constituent = ''; // the API gives them their own only
+    S.lastEvents = location.hash || '#/events';
+    const staff = isStaff();
+
+    await Promise.all([
+      loadTaxonomy().catch(() => { S.taxonomy = []; }),
+      staff ? loadConstituents().catch(() => { S.constituents = []; }) : null,
+    ]);
+    if (!ctx.alive()) return;
+
+    const ip = h('input', { id: 'e-ip', name: 'ip', type: 'search', value: f.ip, placeholder: 'IP or CIDR  ( / )', 'aria-label': 'Source IP address or network (CIDR)', size: 18, spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' });
+    const con = staff ? h('input', { id: 'e-constituent', name: 'constituent', value: f.constituent, placeholder: 'constituent', list: 'dl-event-cons', 'aria-label': 'Constituent', size: 14, spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' }) : null;
+    const conList = staff ? h('datalist', { id: 'dl-event-cons' }, (S.constituents || []).map((c) => option(c.short_name, c.name))) : null;
+    const feed = h('input', { id: 'e-feed', name: 'feed', value: f.feed, placeholder: 'feed', list: 'dl-event-feeds', 'aria-label': 'Feed', size: 14, spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' });
+    const feedList = h('datalist', { id: 'dl-event-feeds' });
+    // One picker for both: "taxonomy:X" is a whole taxonomy, "type:Y" one type.
+    const cls = h('select', { id: 'e-class', name: 'classification', 'aria-label': 'Classification' }, option('', 'Any classification'));
+    const clsCur = f.type ? `type:${f.type}` : f.taxonomy ? `taxonomy:${f.taxonomy}` : '';
+    const groups = new Map();
+    for (const t of S.taxonomy || []) {
+      if (!groups.has(t.taxonomy)) {
+        const g = h('optgroup', { label: t.taxonomy }, option(`taxonomy:${t.taxonomy}`, `all ${t.taxonomy}`, clsCur === `taxonomy:${t.taxonomy}`));
+        groups.set(t.taxonomy, g);
+        cls.appendChild(g);
+      }
+      groups.get(t.taxonomy).appendChild(option(`type:${t.type}`, t.type, clsCur === `type:${t.type}`));
+    }
+    if (clsCur && cls.value !== clsCur) cls.appendChild(option(clsCur, clsCur.replace(':', ' '), true)); // as asked, so the API can say what is wrong
+    const from = h('input', { id: 'e-from', name: 'from', value: f.from, placeholder: 'from YYYY-MM-DD', 'aria-label': 'From (time.source, day or ISO 8601 time)', size: 14, spellcheck: 'false', autocomplete: 'off' });
+    const to = h('input', { id: 'e-to', name: 'to', value: f.to, placeholder: 'to YYYY-MM-DD', 'aria-label': 'To (time.source; a day is included)', title: 'a day is included; an ISO 8601 time is the moment before which', size: 14, spellcheck: 'false', autocomplete: 'off' });
+    const reset = h('button', { type: 'button', class: 'ghost small', id: 'e-reset' }, 'Reset');
+    const ingestChip = f.ingest ? h('span', { class: 'chip', id: 'e-ingest' }, `ingest ${f.ingest} `,
+      h('button', { type: 'button', class: 'chip-x', title: 'All ingests', 'aria-label': 'Remove the ingest filter', onclick: () => { f.ingest = ''; ingestChip.remove(); apply(); } }, '×')) : null;
+    const filters = h('form', { class: 'filters', id: 'event-filters', role: 'search', onsubmit: (ev) => { ev.preventDefault(); apply(); } },
+      ip, con, conList, feed, feedList, cls, from, to, ingestChip, reset, h('button', { type: 'submit', hidden: true }, 'Apply'));
+
+    const stats = h('section', { class: 'card event-stats', id: 'event-stats', 'aria-label': 'Event counts' }, muted('Counting…'));
+    const count = h('span', { class: 'muted count' });
+    const thead = h('thead', null, h('tr', null,
+      h('th', { class: 'c-id' }, 'ID'),
+      h('th', { class: 'c-time' }, 'Time (source)'),
+      h('th', null, 'Source'),
+      h('th', { class: 'c-class' }, 'Classification'),
+      h('th', null, 'Feed'),
+      staff ? h('th', { class: 'c-con' }, 'Constituent') : null,
+      h('th', { class: 'c-title' }, 'Details')));
+    const tbody = h('tbody');
+    const cols = staff ? 7 : 6;
+    const table = h('table', { class: 'grid events', id: 'event-table' }, thead, tbody);
+    const more = h('button', { type: 'button', class: 'ghost', id: 'event-more', hidden: true }, 'More');
+    const status = h('div', { class: 'list-status', id: 'event-status' });
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Events'), count,
+      h('span', { class: 'muted' }, staff ? 'what the feeds reported' : `reported for ${S.me.constituent || 'your organisation'}`)));
+    main.appendChild(stats);
+    main.appendChild(filters);
+    main.appendChild(h('div', { class: 'table-wrap' }, table));
+    main.appendChild(h('div', { class: 'list-foot' }, status, more));
+
+    loadEventStats(stats, feedList, ctx);
+
+    let cursor = null;
+    let shown = 0;
+    let loadSeq = 0;
+
+    function row(e) {
+      const ev = e.event || {};
+      const href = evHref(e.id);
+      const type = ev['classification.type'];
+      const detail = ev['malware.name'] || ev['protocol.application'] || ev['source.fqdn'] || ev['source.url'] || ev['event_description.text'] || '';
+      const tr = h('tr', { dataset: { id: String(e.id) } },
+        h('td', { class: 'c-id mono' }, h('a', { href }, String(e.id))),
+        h('td', { class: 'c-time' }, ev['time.source'] ? timeEl(ev['time.source'], null, true) : muted('—')),
+        h('td', { class: 'mono c-src' }, evSource(ev) || muted('—')),
+        h('td', { class: 'c-class', title: evClassText(ev) }, type || muted('—')),
+        h('td', null, ev['feed.name'] || muted('—')),
+        staff ? h('td', { class: 'c-con' }, e.constituent ? orgLink(e.constituent) : muted('unmatched')) : null,
+        h('td', { class: 'c-title muted' }, String(detail)));
+      tr.addEventListener('click', (evt) => { if (!evt.target.closest('a')) location.hash = href; });
+      return tr;
+    }
+
+    async function load(appendMore) {
+      const my = ++loadSeq;
+      if (!appendMore) { cursor = null; shown = 0; }
+      status.textContent = 'Loading…';
+      more.hidden = true;
+      const params = {
+        limit: 100, ip: f.ip.trim(), constituent: f.constituent.trim(), feed: f.feed.trim(), taxonomy: f.taxonomy, type: f.type,
+        from: f.from.trim(), to: isDay(f.to.trim()) ? dayAfter(f.to.trim()) : f.to.trim(), ingest: f.ingest, cursor: appendMore ? cursor : '',
+      };
+      try {
+        const res = await api('GET', `/api/v1/events${qs(params)}`);
+        if (my !== loadSeq || !ctx.alive()) return;
+        if (!appendMore) clear(tbody);
+        res.items.forEach((e) => tbody.appendChild(row(e)));
+        shown += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
+        status.textContent = '';
+        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: cols }, 'No events match these filters.')));
+      } catch (e) {
+        if (my !== loadSeq || e.status === 401 || !ctx.alive()) return;
+        status.textContent = '';
+        count.textContent = '';
+        if (!appendMore) clear(tbody);
+        status.appendChild(h('span', { class: 'form-error', role: 'alert', id: 'event-error' }, e.message));
+      }
+    }
+
+    function apply() {
+      f.ip = ip.value; f.feed = feed.value; f.from = from.value; f.to = to.value;
+      f.constituent = con ? con.value : '';
+      const c = cls.value;
+      f.taxonomy = c.startsWith('taxonomy:') ? c.slice(9) : '';
+      f.type = c.startsWith('type:') ? c.slice(5) : '';
+      const params = {};
+      for (const k of EVENT_FILTERS) if (String(f[k]).trim()) params[k] = String(f[k]).trim();
+      const u = new URLSearchParams(params).toString();
+      history.replaceState(null, '', `#/events${u ? `?${u}` : ''}`);
+      S.lastEvents = location.hash;
+      load(false);
+    }
+
+    let typingTimer = null;
+    const applySoon = () => { clearTimeout(typingTimer); typingTimer = setTimeout(apply, 400); };
+    [ip, feed, from, to, con].forEach((i) => { if (i) i.addEventListener('input', applySoon); });
+    [feed, con].forEach((i) => { if (i) i.addEventListener('change', apply); }); // a datalist pick
+    cls.addEventListener('change', apply);
+    reset.addEventListener('click', () => {
+      [ip, feed, from, to, con].forEach((i) => { if (i) i.value = ''; });
+      cls.value = '';
+      f.ingest = '';
+      if (ingestChip) ingestChip.remove();
+      apply();
+    });
+    more.addEventListener('click', () => load(true));
+    await load(false);
+  }
+
+  // The strip on top: totals over everything the user may see (the filters below do not narrow it).
+  function loadEventStats(box, feedList, ctx) {
+    const top = (list, n) => (list || []).slice().sort((a, b) => b.count - a.count).slice(0, n);
+    const filterLink = (params, label) => h('a', { href: `#/events?${new URLSearchParams(params)}` }, label);
+    const group = (id, title, items) => h('div', { class: 'stat-group', id }, h('span', { class: 'stat-label' }, title),
+      items.length ? h('ul', { class: 'stat-list' }, items) : muted('none'));
+    const item = (label, n) => h('li', null, label, ' ', h('span', { class: 'stat-n' }, String(n)));
+    api('GET', '/api/v1/events/stats').then((st) => {
+      if (!ctx.alive()) return;
+      clear(box);
+      box.appendChild(h('div', { class: 'stat-group stat-total', id: 'stat-total' },
+        h('span', { class: 'stat-label' }, 'Events stored'), h('span', { class: 'stat-big' }, String(st.total || 0))));
+      box.appendChild(group('stat-types', 'Top types', top(st.by_type, 5).map((t) => item(
+        t.type ? filterLink({ type: t.type }, t.type) : muted('unclassified'), t.count))));
+      box.appendChild(group('stat-feeds', 'Top feeds', top(st.by_feed, 5).map((x) => item(
+        x.feed ? filterLink({ feed: x.feed }, x.feed) : muted('no feed'), x.count))));
+      if (isStaff()) {
+        box.appendChild(group('stat-sectors', 'By sector', top(st.by_sector, 5).map((x) => item(x.sector || muted('no sector'), x.count))));
+        box.appendChild(group('stat-constituents', 'By constituent', top(st.by_constituent, 5).map((x) => item(
+          x.constituent ? filterLink({ constituent: x.constituent }, x.constituent) : muted('unmatched'), x.count))));
+      }
+      (st.by_feed || []).forEach((x) => { if (x.feed) feedList.appendChild(option(x.feed)); });
+    }).catch((e) => {
+      if (!ctx.alive() || e.status === 401) return;
+      clear(box).appendChild(h('span', { class: 'form-error', role: 'alert' }, `Counts unavailable: ${e.message}`));
+    });
+  }
+
+  // One event: every field it has, in key order.
+  async function viewEvent(main, ctx, id) {
+    const back = S.lastEvents || '#/events';
+    main.appendChild(h('div', { class: 'toolbar' }, h('a', { href: back, class: 'back', id: 'event-back' }, '← Events')));
+    const e = await api('GET', evPath(id));
+    if (!ctx.alive()) return;
+    const ev = e.event || {};
+    document.title = `Event ${e.id} · dzong`;
+    const page = h('div', { class: 'event-page', id: 'event-page', dataset: { id: String(e.id) } });
+    main.appendChild(page);
+    page.appendChild(h('h1', { class: 'inc-title', id: 'event-title' },
+      `Event ${e.id}`, ' ', evClassText(ev) ? h('span', { class: 'chip' }, evClassText(ev)) : null,
+      ' ', evSource(ev) ? h('span', { class: 'mono event-src' }, evSource(ev)) : null));
+    const meta = h('dl', { class: 'kv', id: 'event-meta' },
+      h('dt', null, 'Time (source)'), h('dd', null, ev['time.source'] ? timeEl(ev['time.source']) : muted('—')),
+      h('dt', null, 'Stored'), h('dd', null, timeEl(e.stored_at)),
+      h('dt', null, 'Constituent'), h('dd', null, e.constituent ? (isStaff() ? orgLink(e.constituent) : h('span', { class: 'mono' }, e.constituent)) : muted('unmatched')),
+      h('dt', null, 'Ingest'), h('dd', null, isStaff()
+        ? h('a', { href: `#/events?${new URLSearchParams({ ingest: String(e.ingest_id) })}`, title: 'The events of this ingest' }, `#${e.ingest_id}`)
+        : `#${e.ingest_id}`));
+    const keys = Object.keys(ev).sort();
+    const fields = h('table', { class: 'grid event-fields', id: 'event-fields' },
+      h('thead', null, h('tr', null, h('th', { class: 'c-key' }, 'Field'), h('th', { class: 'c-title' }, 'Value'))),
+      h('tbody', null, keys.map((k) => h('tr', { dataset: { key: k }, class: k.startsWith('extra.') ? 'extra' : null },
+        h('td', { class: 'mono c-key' }, k),
+        h('td', { class: 'c-title mono c-val' }, typeof ev[k] === 'object' ? JSON.stringify(ev[k]) : String(ev[k]))))));
+    page.appendChild(h('div', { class: 'detail-grid' },
+      h('div', { class: 'col-main' }, h('section', { class: 'card', id: 'event-fields-card' },
+        h('h2', null, 'Fields', h('span', { class: 'muted count' }, ` · ${keys.length}`)),
+        keys.length ? h('div', { class: 'table-wrap flat' }, fields) : muted('This event has no fields.'))),
+      h('aside', { class: 'col-side' }, h('section', { class: 'card props' }, h('h2', null, 'Record'), meta))));
   }
 
   // ---- lookup: whose is it? ----

@@ -5,8 +5,8 @@
  *   cd tests/browser && npm install          (once)
  *   node tests/browser/run.mjs --dzong build/dzong [--keep]
  *
- * Creates a temporary data directory with a handler, a coordinator and a
- * constituent user and a registry of test organisations (imported with
+ * Creates a temporary data directory with a handler, a coordinator, an admin
+ * and a constituent user and a registry of test organisations (imported with
  * `dzong constituents import`: an ISP with a customer inside its network, an
  * IDN domain, a hostile organisation name and more than one page of records),
  * starts `dzong serve` on a free 127.0.0.1 port, runs the scenarios in order
@@ -28,6 +28,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const HANDLER = { username: 'hana.handler', password: 'handler-pass-0123456789' };
 const CONSTITUENT = { username: 'bank.analyst', password: 'constituent-pass-0123456789' };
 const COORDINATOR = { username: 'cora.coord', password: 'coordinator-pass-0123456789' };
+const ADMIN = { username: 'ada.admin', password: 'admin-pass-0123456789' };
 const XSS_TITLE = '<img src=x onerror=window.__xss=1>';
 const XSS_ORG = '<img src=x onerror=alert(1)>';
 const XSS_CONTACT = '<b onmouseover=alert(2)>Eve</b><script>alert(3)</script>';
@@ -121,6 +122,7 @@ async function startServer() {
   dz(['constituents', 'import', registryFile]);
   dz(['user', 'add', HANDLER.username, '--role', 'handler', '--password-stdin'], `${HANDLER.password}\n`);
   dz(['user', 'add', COORDINATOR.username, '--role', 'coordinator', '--password-stdin'], `${COORDINATOR.password}\n`);
+  dz(['user', 'add', ADMIN.username, '--role', 'admin', '--password-stdin'], `${ADMIN.password}\n`);
   dz(['user', 'add', CONSTITUENT.username, '--role', 'constituent', '--constituent', 'bank', '--password-stdin'],
     `${CONSTITUENT.password}\n`);
   const port = await freePort();
@@ -285,7 +287,7 @@ async function main() {
     }
   }
 
-  const state = { id: null, xssId: null, otherIds: [] };
+  const state = { id: null, xssId: null, otherIds: [], powerEventId: null };
   const marker = `m${Date.now().toString(36)}`;
 
   try {
@@ -762,6 +764,126 @@ async function main() {
       await page.goto(`${base}/#/constituents`);
       await page.waitForSelector('#constituent-page[data-name="bank"]');
       await page.screenshot({ path: path.join(tmp, 'my-organisation.png') });
+    });
+
+    await scenario(page, 'events: an admin posts an IntelMQ batch, sees the counts and rows, pages, filters by IP and type, opens one', async () => {
+      await logout(page);
+      await login(page, ADMIN);
+      await waitText(page, '#me-role', 'admin');
+      const day = (n, hh) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 11) + `${hh}:00:00Z`;
+      const feed = `sinkhole-${marker}`;
+      const lines = [
+        { 'time.source': day(3, '10'), 'source.ip': '203.0.113.5', 'source.port': 445, 'classification.taxonomy': 'malicious-code', 'classification.type': 'infected-system', 'feed.name': feed, 'malware.name': 'mirai', 'extra.note': `seen by the sinkhole ${marker}`, 'extra.comment': XSS_TITLE },
+        { 'time.source': day(2, '11'), 'source.ip': '203.0.113.6', 'classification.taxonomy': 'information-gathering', 'classification.type': 'scanner', 'feed.name': `scan-${marker}` },
+        { 'time.source': day(2, '12'), 'source.ip': '203.0.113.20', 'source.port': 3389, 'classification.taxonomy': 'vulnerable', 'classification.type': 'vulnerable-system', 'feed.name': `scan-${marker}`, 'protocol.application': 'rdp' },
+        { 'time.source': day(1, '09'), 'source.ip': '192.0.2.5', 'classification.taxonomy': 'information-gathering', 'classification.type': 'scanner', 'feed.name': `scan-${marker}` },
+      ];
+      for (let i = 0; i < 120; i++) {
+        lines.push({ 'time.source': day(5, '08'), 'source.ip': `198.51.100.${10 + (i % 40)}`, 'source.port': 1000 + i, 'classification.taxonomy': 'vulnerable', 'classification.type': 'vulnerable-system', 'feed.name': `bulk-${marker}` });
+      }
+      const res = await page.evaluate(async ({ body, batch }) => {
+        const who = await (await fetch('/api/v1/session')).json();
+        const r = await fetch(`/api/v1/events?feed=intelmq&batch=${encodeURIComponent(batch)}`, {
+          method: 'POST', headers: { 'Content-Type': 'application/x-ndjson', 'X-CSRF-Token': who.csrf_token }, body,
+        });
+        const out = await r.json();
+        const list = await (await fetch('/api/v1/events?ip=203.0.113.20')).json();
+        return { status: r.status, out, powerIds: list.items.map((e) => e.id) };
+      }, { body: `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`, batch: `browser-${marker}` });
+      assert(res.status === 201 && res.out.events === 124, `the batch was not stored: ${res.status} ${JSON.stringify(res.out)}`);
+      assert(res.powerIds.length === 1, `expected one event at 203.0.113.20: ${res.powerIds}`);
+      state.powerEventId = res.powerIds[0];
+
+      await page.click('#nav-events');
+      await page.waitForSelector('#event-table tbody tr[data-id]');
+      await waitText(page, '#stat-total', '124');
+      await waitText(page, '#stat-feeds', `bulk-${marker}`);
+      await waitText(page, '#stat-constituents', 'test-isp');
+      await waitText(page, '#stat-constituents', 'power');
+      await waitText(page, '#stat-sectors', 'banking-finance');
+      assert(await page.locator('#event-table tbody tr[data-id]').count() === 100, 'the first page is not 100 rows');
+      await page.click('#event-more');
+      await until('124 rows after "More"', async () => await page.locator('#event-table tbody tr[data-id]').count() === 124);
+      assert(await page.locator('#event-more').isHidden(), '"More" is offered on the last page');
+      await waitText(page, '#event-table', '192.0.2.5');
+      await waitText(page, '#event-table', 'unmatched');
+
+      await page.fill('#e-ip', '203.0.113.0/28');
+      await until('the IP filter in the address', async () => page.url().includes('ip=203.0.113.0%2F28'));
+      await until('two rows inside 203.0.113.0/28', async () => await page.locator('#event-table tbody tr[data-id]').count() === 2);
+      let text = await textOf(page, '#event-table tbody');
+      for (const want of ['203.0.113.5:445', '203.0.113.6', 'infected-system', 'scanner', feed, 'bank']) assert(text.includes(want), `filtered rows lack "${want}": ${text}`);
+      assert(!text.includes('203.0.113.20') && !text.includes('198.51.100.'), `the IP filter lets others through: ${text}`);
+      await page.screenshot({ path: path.join(tmp, 'events.png') });
+
+      await expectingFailure('/api/v1/events', async () => {
+        await page.fill('#e-ip', 'not-an-ip');
+        await waitText(page, '#event-error', 'neither an IP address nor a network');
+        assert(await page.locator('#event-table tbody tr[data-id]').count() === 0, 'rows are left under an error');
+        await page.goto(`${base}/#/events?from=yesterday`);
+        await waitText(page, '#event-error', 'not an ISO-8601 date');
+        assert(await page.inputValue('#e-from') === 'yesterday', 'the bad value is not shown in its field');
+        await waitText(page, '#stat-total', '124');
+      });
+
+      await page.goto(`${base}/#/events?type=vulnerable-system&constituent=power`);
+      await until('the power event alone', async () => await page.locator('#event-table tbody tr[data-id]').count() === 1);
+      await waitText(page, '#event-table tbody', '203.0.113.20:3389');
+      assert(await page.inputValue('#e-class') === 'type:vulnerable-system', 'the type picker does not show the filter');
+      assert(await page.inputValue('#e-constituent') === 'power', 'the constituent field does not show the filter');
+      await page.click('#e-reset');
+      await until('all rows after Reset', async () => await page.locator('#event-table tbody tr[data-id]').count() === 100);
+      await page.selectOption('#e-class', 'type:infected-system');
+      await until('the type in the address', async () => page.url().includes('type=infected-system'));
+      await until('the one infected system', async () => await page.locator('#event-table tbody tr[data-id]').count() === 1);
+
+      await page.click('#event-table tbody tr[data-id] td.c-src');
+      await page.waitForSelector('#event-page');
+      await waitText(page, '#event-fields tr[data-key="source.ip"]', '203.0.113.5');
+      await waitText(page, '#event-fields tr[data-key="source.port"]', '445');
+      await waitText(page, '#event-fields tr[data-key="malware.name"]', 'mirai');
+      await waitText(page, '#event-fields tr[data-key="extra.note"]', `seen by the sinkhole ${marker}`);
+      await waitText(page, '#event-fields tr[data-key="feed.name"]', feed);
+      await waitText(page, '#event-fields tr[data-key="extra.comment"]', XSS_TITLE);
+      await waitText(page, '#event-meta', 'bank');
+      assert(await page.locator('#app img, #app script').count() === 0, 'markup in an event field became elements');
+      await page.screenshot({ path: path.join(tmp, 'event.png'), fullPage: true });
+      await page.click('#event-back');
+      await page.waitForSelector('#event-table tbody tr[data-id]');
+      assert(page.url().includes('type=infected-system'), `"back" lost the filters: ${page.url()}`);
+      await page.click('#event-table tbody tr[data-id] td.c-con a');
+      await page.waitForSelector('#constituent-page[data-name="bank"]');
+      await expectingFailure('/api/v1/events/99999999', async () => {
+        await page.goto(`${base}/#/events/99999999`);
+        await waitText(page, '.page-error', 'no event');
+      });
+    });
+
+    await scenario(page, 'events: a constituent sees only its own events and counts, not another organisation\'s', async () => {
+      await logout(page);
+      await login(page, CONSTITUENT);
+      await page.click('#nav-events');
+      await page.waitForSelector('#event-table tbody tr[data-id]');
+      await waitText(page, '#stat-total', '2');
+      const text = await textOf(page, '#event-table tbody');
+      for (const want of ['203.0.113.5:445', '203.0.113.6', 'infected-system', 'scanner']) assert(text.includes(want), `own rows lack "${want}": ${text}`);
+      for (const not of ['203.0.113.20', '192.0.2.5', '198.51.100.']) assert(!text.includes(not), `a constituent sees ${not}`);
+      assert(await page.locator('#event-table tbody tr[data-id]').count() === 2, 'a constituent sees more than its two events');
+      for (const sel of ['#e-constituent', '#stat-constituents', '#stat-sectors']) {
+        assert(await page.locator(sel).count() === 0, `a constituent sees ${sel}`);
+      }
+      const stats = await textOf(page, '#event-stats');
+      assert(!stats.includes('vulnerable-system') && !stats.includes(`bulk-${marker}`), `the counts show others' events: ${stats}`);
+      await page.fill('#e-ip', '203.0.113.6');
+      await until('one row for 203.0.113.6', async () => await page.locator('#event-table tbody tr[data-id]').count() === 1);
+      await page.click('#event-table tbody tr[data-id] a');
+      await page.waitForSelector('#event-page');
+      await waitText(page, '#event-fields tr[data-key="classification.type"]', 'scanner');
+      await expectingFailure(`/api/v1/events/${state.powerEventId}`, async () => {
+        await page.goto(`${base}/#/events/${state.powerEventId}`);
+        await waitText(page, '.page-error', 'no event');
+      });
+      assert(!(await page.locator('#main').textContent()).includes('203.0.113.20'), 'another organisation\'s event is shown');
     });
 
     await scenario(page, 'no JavaScript errors or CSP violations', async () => {
