@@ -12,6 +12,7 @@
 #include "lib/embedded.h"
 #include "lib/timeutil.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,4 +560,50 @@ json_t *json_time(int64_t t)
 void json_set_time(json_t *o, const char *key, int64_t t, bool null_if_zero)
 {
     json_object_set_new(o, key, (null_if_zero && t == 0) ? json_null() : json_time(t));
+}
+
+/* ---- cursor paging by id ---- */
+
+dz_code store_page_args(const char *cursor, int *limit, int dflt, int max, int64_t *id, dz_err *e)
+{
+    if (*limit == 0)
+        *limit = dflt;
+    if (*limit < 1 || *limit > max)
+        return dz_fail(e, DZ_EINVAL, "parameter 'limit' must be between 1 and %d", max);
+    if (!cursor || !*cursor)
+        return DZ_OK;
+    char *end;
+    long long v = *cursor >= '0' && *cursor <= '9' ? strtoll(cursor, &end, 10) : 0;
+    if (v <= 0 || *end)
+        return dz_fail(e, DZ_EINVAL, "parameter 'cursor' is not a cursor this server gave out");
+    *id = v;
+    return DZ_OK;
+}
+
+dz_code store_page_json(db_stmt *st, int limit, json_t *(*row)(db_stmt *st), json_t **out, dz_err *e)
+{
+    json_t *items = json_array();
+    int64_t last_id = 0;
+    int r, n = 0;
+    while ((r = db_step(st, e)) == DB_ROW) {
+        if (n++ == limit)
+            break;
+        last_id = db_col_int(st, 0);
+        json_array_append_new(items, row(st));
+    }
+    db_reset(st);
+    if (r == DB_ERROR) {
+        json_decref(items);
+        return e->code;
+    }
+    json_t *res = json_pack("{s:o}", "items", items);
+    if (n > limit) {
+        char c[24];
+        snprintf(c, sizeof c, "%" PRId64, last_id);
+        json_object_set_new(res, "next_cursor", json_string(c));
+    } else {
+        json_object_set_new(res, "next_cursor", json_null());
+    }
+    *out = res;
+    return DZ_OK;
 }

@@ -1041,18 +1041,6 @@ static json_t *event_row(db_stmt *st)
     return o;
 }
 
-static bool parse_id(const char *text, int64_t *out)
-{
-    char *end;
-    if (!text || !*text || *text < '0' || *text > '9')
-        return false;
-    long long v = strtoll(text, &end, 10);
-    if (*end || v <= 0)
-        return false;
-    *out = v;
-    return true;
-}
-
 static const char *opt(const char *s)
 {
     return s && *s ? s : NULL;
@@ -1064,12 +1052,10 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
     if (!f)
         f = &everything;
     *out = NULL;
-    int limit = f->limit ? f->limit : EVENT_LIMIT_DEFAULT;
-    if (limit < 1 || limit > EVENT_LIMIT_MAX)
-        return dz_fail(e, DZ_EINVAL, "parameter 'limit' must be between 1 and %d", EVENT_LIMIT_MAX);
+    int limit = f->limit;
     int64_t before = INT64_MAX;
-    if (f->cursor && *f->cursor && !parse_id(f->cursor, &before))
-        return dz_fail(e, DZ_EINVAL, "parameter 'cursor' is not a cursor this server gave out");
+    if (store_page_args(f->cursor, &limit, EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, &before, e) != DZ_OK)
+        return e->code;
     if (f->from < 0 || f->to < 0 || (f->from && f->to && f->to <= f->from))
         return dz_fail(e, DZ_EINVAL, "parameters 'from' and 'to': an empty or negative time range");
     ip_span span;
@@ -1091,64 +1077,40 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
             none = true; /* no such organisation, or one the caller may not see */
         org = id;
     }
-    json_t *items = json_array();
-    int64_t last_id = 0;
-    int n = 0;
-    if (!none) {
-        int variant = by_ip ? (span.v4 ? EV_BY_IP4 : EV_BY_IP6) : org ? EV_BY_ORG : EV_ALL;
-        if (db_prepare(d, event_list_sql[variant], &st, e) != DZ_OK) {
-            json_decref(items);
-            return e->code;
-        }
-        int i = 1;
-        if (variant == EV_BY_IP4) {
-            db_bind_int(st, i++, span.lo4);
-            db_bind_int(st, i++, span.hi4);
-        } else if (variant == EV_BY_IP6) {
-            db_bind_text(st, i++, span.lo6);
-            db_bind_text(st, i++, span.hi6);
-            db_bind_int(st, i++, span.all_v4);
-        } else if (variant == EV_BY_ORG) {
-            db_bind_int(st, i++, org);
-        }
-        db_bind_int(st, i++, before);
-        db_bind_int(st, i++, org);
-        db_bind_int(st, i++, org);
-        db_bind_int(st, i++, f->from);
-        db_bind_int(st, i++, f->from);
-        db_bind_int(st, i++, f->to);
-        db_bind_int(st, i++, f->to);
-        const char *texts[] = {opt(f->taxonomy), opt(f->type), opt(f->feed)};
-        for (int k = 0; k < 3; k++) {
-            db_bind_text(st, i++, texts[k]);
-            db_bind_text(st, i++, texts[k]);
-        }
-        db_bind_int(st, i++, f->ingest_id);
-        db_bind_int(st, i++, f->ingest_id);
-        db_bind_int(st, i, limit + 1);
-        int r;
-        while ((r = db_step(st, e)) == DB_ROW) {
-            if (n++ == limit)
-                break;
-            last_id = db_col_int(st, 0);
-            json_array_append_new(items, event_row(st));
-        }
-        db_reset(st);
-        if (r == DB_ERROR) {
-            json_decref(items);
-            return e->code;
-        }
+    if (none) {
+        *out = json_pack("{s:[], s:n}", "items", "next_cursor");
+        return DZ_OK;
     }
-    json_t *res = json_pack("{s:o}", "items", items);
-    if (n > limit) {
-        char c[24];
-        snprintf(c, sizeof c, "%" PRId64, last_id);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
+    int variant = by_ip ? (span.v4 ? EV_BY_IP4 : EV_BY_IP6) : org ? EV_BY_ORG : EV_ALL;
+    if (db_prepare(d, event_list_sql[variant], &st, e) != DZ_OK)
+        return e->code;
+    int i = 1;
+    if (variant == EV_BY_IP4) {
+        db_bind_int(st, i++, span.lo4);
+        db_bind_int(st, i++, span.hi4);
+    } else if (variant == EV_BY_IP6) {
+        db_bind_text(st, i++, span.lo6);
+        db_bind_text(st, i++, span.hi6);
+        db_bind_int(st, i++, span.all_v4);
+    } else if (variant == EV_BY_ORG) {
+        db_bind_int(st, i++, org);
     }
-    *out = res;
-    return DZ_OK;
+    db_bind_int(st, i++, before);
+    db_bind_int(st, i++, org);
+    db_bind_int(st, i++, org);
+    db_bind_int(st, i++, f->from);
+    db_bind_int(st, i++, f->from);
+    db_bind_int(st, i++, f->to);
+    db_bind_int(st, i++, f->to);
+    const char *texts[] = {opt(f->taxonomy), opt(f->type), opt(f->feed)};
+    for (int k = 0; k < 3; k++) {
+        db_bind_text(st, i++, texts[k]);
+        db_bind_text(st, i++, texts[k]);
+    }
+    db_bind_int(st, i++, f->ingest_id);
+    db_bind_int(st, i++, f->ingest_id);
+    db_bind_int(st, i, limit + 1);
+    return store_page_json(st, limit, event_row, out, e);
 }
 
 dz_code store_event_get(store *s, int64_t only_org, int64_t id, json_t **out, dz_err *e)
@@ -1299,59 +1261,19 @@ static json_t *ingest_row(db_stmt *st)
     return o;
 }
 
-/* Runs a page query whose last two parameters are the cursor id and the limit; binds the rest with bind. */
-static dz_code page(db_stmt *st, int limit, json_t *(*row)(db_stmt *), json_t **out, dz_err *e)
-{
-    json_t *items = json_array();
-    int64_t last_id = 0;
-    int r, n = 0;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        if (n++ == limit)
-            break;
-        last_id = db_col_int(st, 0);
-        json_array_append_new(items, row(st));
-    }
-    db_reset(st);
-    if (r == DB_ERROR) {
-        json_decref(items);
-        return e->code;
-    }
-    json_t *res = json_pack("{s:o}", "items", items);
-    if (n > limit) {
-        char c[24];
-        snprintf(c, sizeof c, "%" PRId64, last_id);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
-    }
-    *out = res;
-    return DZ_OK;
-}
-
-static dz_code page_args(const char *cursor, int *limit, int dflt, int max, int64_t *after, dz_err *e)
-{
-    if (*limit == 0)
-        *limit = dflt;
-    if (*limit < 1 || *limit > max)
-        return dz_fail(e, DZ_EINVAL, "parameter 'limit' must be between 1 and %d", max);
-    if (cursor && *cursor && !parse_id(cursor, after))
-        return dz_fail(e, DZ_EINVAL, "parameter 'cursor' is not a cursor this server gave out");
-    return DZ_OK;
-}
-
 dz_code store_ingest_list(store *s, const char *cursor, int limit, json_t **out, dz_err *e)
 {
     int64_t before = INT64_MAX;
     db *d;
     db_stmt *st;
     *out = NULL;
-    if (page_args(cursor, &limit, INGEST_LIMIT_DEFAULT, INGEST_LIMIT_MAX, &before, e) != DZ_OK ||
+    if (store_page_args(cursor, &limit, INGEST_LIMIT_DEFAULT, INGEST_LIMIT_MAX, &before, e) != DZ_OK ||
         store_reader(s, &d, e) != DZ_OK ||
         db_prepare(d, INGEST_SELECT "WHERE id < ? ORDER BY id DESC LIMIT ?", &st, e) != DZ_OK)
         return e->code;
     db_bind_int(st, 1, before);
     db_bind_int(st, 2, limit + 1);
-    return page(st, limit, ingest_row, out, e);
+    return store_page_json(st, limit, ingest_row, out, e);
 }
 
 dz_code store_ingest_get(store *s, int64_t id, json_t **out, dz_err *e)
@@ -1388,7 +1310,7 @@ dz_code store_quarantine_list(store *s, int64_t ingest_id, const char *cursor, i
     db *d;
     db_stmt *st;
     *out = NULL;
-    if (page_args(cursor, &limit, EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, &after, e) != DZ_OK ||
+    if (store_page_args(cursor, &limit, EVENT_LIMIT_DEFAULT, EVENT_LIMIT_MAX, &after, e) != DZ_OK ||
         store_reader(s, &d, e) != DZ_OK)
         return e->code;
     if (ingest_id) {
@@ -1405,7 +1327,7 @@ dz_code store_quarantine_list(store *s, int64_t ingest_id, const char *cursor, i
         db_bind_int(st, 1, after);
         db_bind_int(st, 2, limit + 1);
     }
-    return page(st, limit, quarantine_row, out, e);
+    return store_page_json(st, limit, quarantine_row, out, e);
 }
 
 /* ---- forgetting old hashes ---- */

@@ -22,6 +22,15 @@ dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *ac
 /* Steps st to its end, appending row(st) of every row to a new array (*out); resets st. */
 dz_code store_rows_json(db_stmt *st, json_t *(*row)(db_stmt *st), json_t **out, dz_err *e);
 
+/*
+ * Cursor paging by id: limit 0 becomes dflt, then must be 1..max; a cursor
+ * (a previous page's next_cursor, a positive id) goes to *id, else *id is
+ * left as it was. DZ_EINVAL naming the parameter.
+ */
+dz_code store_page_args(const char *cursor, int *limit, int dflt, int max, int64_t *id, dz_err *e);
+/* Steps a query that asked for limit + 1 rows (id first): {"items": [row()...], "next_cursor": last id|null}. */
+dz_code store_page_json(db_stmt *st, int limit, json_t *(*row)(db_stmt *st), json_t **out, dz_err *e);
+
 /* Row helpers for building wire JSON. */
 void json_set_text(json_t *o, const char *key, const char *v);   /* null when v is NULL */
 void json_set_time(json_t *o, const char *key, int64_t t, bool null_if_zero);

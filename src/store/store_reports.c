@@ -162,15 +162,8 @@ dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int li
                           json_t **out, dz_err *e)
 {
     int64_t before = 0;
-    if (limit == 0)
-        limit = 50;
-    if (limit < 1 || limit > 500)
-        return dz_fail(e, DZ_EINVAL, "parameter 'limit' must be between 1 and 500");
-    if (cursor && *cursor) {
-        char extra;
-        if (sscanf(cursor, "%" SCNd64 "%c", &before, &extra) != 1 || before <= 0)
-            return dz_fail(e, DZ_EINVAL, "parameter 'cursor' is not a cursor this server gave out");
-    }
+    if (store_page_args(cursor, &limit, 50, 500, &before, e) != DZ_OK)
+        return e->code;
     db *d;
     db_stmt *st;
     if (store_reader(s, &d, e) != DZ_OK ||
@@ -184,30 +177,7 @@ dz_code store_report_list(store *s, int64_t only_org, const char *cursor, int li
     db_bind_int(st, 5, only_org);
     db_bind_int(st, 6, only_org);
     db_bind_int(st, 7, limit + 1);
-    json_t *items = json_array();
-    int64_t last_id = 0;
-    int rc, n = 0;
-    while ((rc = db_step(st, e)) == DB_ROW) {
-        if (n++ == limit)
-            break;
-        last_id = db_col_int(st, 0);
-        json_array_append_new(items, report_row(st));
-    }
-    db_reset(st);
-    if (rc == DB_ERROR) {
-        json_decref(items);
-        return e->code;
-    }
-    json_t *res = json_pack("{s:o}", "items", items);
-    if (n > limit) {
-        char c[24];
-        snprintf(c, sizeof c, "%" PRId64, last_id);
-        json_object_set_new(res, "next_cursor", json_string(c));
-    } else {
-        json_object_set_new(res, "next_cursor", json_null());
-    }
-    *out = res;
-    return DZ_OK;
+    return store_page_json(st, limit, report_row, out, e);
 }
 
 typedef struct {
