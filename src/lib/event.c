@@ -877,13 +877,12 @@ static bool parse_float(const char *s, size_t n, double *out)
     return true;
 }
 
-/* A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts it (four decimal parts 0..255
- * without leading zeros), which is also how ip_format writes it. */
-static bool v4_canonical(const char *s, size_t n)
+bool ipv4_dotted_parse(const char *s, size_t n, uint32_t *out)
 {
     if (n < 7 || n > 15)
         return false;
     unsigned parts = 0, val = 0, digits = 0;
+    uint32_t a = 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (c >= '0' && c <= '9') {
@@ -895,12 +894,17 @@ static bool v4_canonical(const char *s, size_t n)
             digits++;
         } else if (c == '.' && digits && parts < 3) {
             parts++;
+            a = a << 8 | val;
             val = digits = 0;
         } else {
             return false;
         }
     }
-    return parts == 3 && digits;
+    if (parts != 3 || !digits)
+        return false;
+    if (out)
+        *out = a << 8 | val;
+    return true;
 }
 
 static bool ip_parse(const char *s, size_t n, int *af, unsigned char addr[16])
@@ -1276,7 +1280,7 @@ static dz_code norm_fqdn(event *ev, const char *key, const char *s, size_t n, va
         return bad_value(e, key, orig, on, "is not a domain name");
     unsigned char a[16];
     int af;
-    if (memchr(s, ':', n) ? ip_parse(s, n, &af, a) : v4_canonical(s, n)) /* without ':' only IPv4 is possible */
+    if (memchr(s, ':', n) ? ip_parse(s, n, &af, a) : ipv4_dotted_parse(s, n, NULL)) /* without ':' only IPv4 is possible */
         return bad_value(e, key, orig, on, "is an IP address, not a domain name");
     bool ascii = true;
     for (size_t i = 0; i < n && ascii; i++)
@@ -1598,7 +1602,7 @@ static dz_code normalise(event *ev, const char *key, const harm_field *hf, harm_
         }
         return bad_value(e, key, s, n, "is not a boolean (true, false)");
     case HT_IP:
-        if (v4_canonical(s, n)) /* dotted quad as inet_pton reads it: already canonical */
+        if (ipv4_dotted_parse(s, n, NULL)) /* dotted quad as inet_pton reads it: already canonical */
             return put_text(ev, v, s, n, e);
         if (norm_ip(s, n, buf))
             return bad_value(e, key, s, n, "is not an IP address");

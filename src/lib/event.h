@@ -96,6 +96,13 @@ size_t event_count(const event *ev);
 /* Fields in key order (sorted on demand). */
 const event_field *event_field_at(const event *ev, size_t i);
 
+/*
+ * A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts it (four
+ * decimal parts 0..255, no leading zeros), which is also the canonical text
+ * of an IPv4 value. out (may be NULL): the address in host order.
+ */
+bool ipv4_dotted_parse(const char *s, size_t n, uint32_t *out);
+
 /* Appends the event as one JSON object (keys sorted, no line end). */
 void event_write_json(const event *ev, strbuf *out);
 

@@ -861,31 +861,6 @@ done:
 
 /* ---- addresses ---- */
 
-/* A dotted quad exactly as inet_pton(AF_INET) accepts it: four decimal parts 0..255, no leading zeros. */
-static bool v4_dotted(const char *s, size_t n)
-{
-    if (n < 7 || n > 15)
-        return false;
-    unsigned parts = 0, val = 0, nd = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c >= '0' && c <= '9') {
-            if (nd && val == 0)
-                return false;
-            val = val * 10 + (unsigned)(c - '0');
-            if (val > 255)
-                return false;
-            nd++;
-        } else if (c == '.' && nd && parts < 3) {
-            parts++;
-            val = nd = 0;
-        } else {
-            return false;
-        }
-    }
-    return parts == 3 && nd;
-}
-
 /* ---- base64 ---- */
 
 static void base64_append(strbuf *out, const unsigned char *p, size_t n)
@@ -1219,7 +1194,7 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
         char buf[64];
         unsigned char bin[16];
         bool ok = tl > 0 && tl < sizeof buf && !memchr(t, '/', tl) && !(tl == 7 && memcmp(t, "0.0.0.0", 7) == 0);
-        if (ok && v4_dotted(t, tl)) {
+        if (ok && ipv4_dotted_parse(t, tl, NULL)) {
             /* inet_pton(AF_INET) would accept it */
         } else if (ok) {
             memcpy(buf, t, tl);

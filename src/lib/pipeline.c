@@ -193,28 +193,6 @@ static dz_code classify(pipeline *p, event *ev, dz_err *e)
     return rc ? rc : event_set_k(ev, &p->key[K_TYPE], "undetermined", 12, e);
 }
 
-/* Dotted quad to host order; false when not exactly one (the event holds canonical text). */
-static bool parse_v4(const char *s, uint32_t *out)
-{
-    uint32_t a = 0;
-    for (int part = 0; part < 4; part++) {
-        unsigned v = 0, digits = 0;
-        while (*s >= '0' && *s <= '9' && digits < 4) {
-            v = v * 10 + (unsigned)(*s++ - '0');
-            digits++;
-        }
-        if (!digits || v > 255)
-            return false;
-        a = a << 8 | v;
-        if (part < 3 && *s++ != '.')
-            return false;
-    }
-    if (*s)
-        return false;
-    *out = a;
-    return true;
-}
-
 static int64_t owner_of_claim(const registry_claim *c)
 {
     return c ? c->org_ids[0] : 0;
@@ -251,7 +229,7 @@ static int64_t owner_by(pipeline *p, const registry_index *idx, const event *ev,
         uint32_t v4;
         net_prefix a;
         dz_err ign;
-        if (parse_v4(ip->s, &v4)) {
+        if (ipv4_dotted_parse(ip->s, ip->len, &v4)) { /* the event holds canonical text */
             if (ip_key)
                 v4_key(ip_key, v4);
             owner = idx ? registry_owner_v4(idx, v4) : 0;

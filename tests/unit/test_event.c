@@ -970,6 +970,22 @@ static void test_key_order_ranks(void **state)
     event_free(ev);
 }
 
+static void test_ipv4_dotted(void **state)
+{
+    (void)state;
+    uint32_t a = 0;
+    assert_true(ipv4_dotted_parse("198.51.100.7", 12, &a));
+    assert_int_equal(a, 0xc6336407u);
+    assert_true(ipv4_dotted_parse("0.0.0.0", 7, &a));
+    assert_int_equal(a, 0);
+    assert_true(ipv4_dotted_parse("255.255.255.255", 15, NULL));
+    assert_true(ipv4_dotted_parse("10.0.0.1/8", 8, &a)); /* only n bytes are read */
+    assert_int_equal(a, 0x0a000001u);
+    const char *bad[] = {"256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.4 ", "a.b.c.d", "", "1.2.3.-4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(ipv4_dotted_parse(bad[i], strlen(bad[i]), &a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_keys_resolved),
         cmocka_unit_test(test_copy_fields),
         cmocka_unit_test(test_key_order_ranks),
+        cmocka_unit_test(test_ipv4_dotted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
