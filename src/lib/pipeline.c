@@ -198,17 +198,6 @@ static int64_t owner_of_claim(const registry_claim *c)
     return c ? c->org_ids[0] : 0;
 }
 
-static const char HEX[] = "0123456789abcdef";
-
-static void hex_bytes(char *out, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = HEX[b[i] >> 4];
-        out[2 * i + 1] = HEX[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* The sortable key of an IPv4 address: ::ffff:a.b.c.d as 32 hex digits. */
 static void v4_key(char *out, uint32_t a)
 {
@@ -216,7 +205,7 @@ static void v4_key(char *out, uint32_t a)
     uint8_t b[16];
     memcpy(b, mapped, 12);
     b[12] = (uint8_t)(a >> 24), b[13] = (uint8_t)(a >> 16), b[14] = (uint8_t)(a >> 8), b[15] = (uint8_t)a;
-    hex_bytes(out, b, 16);
+    sodium_bin2hex(out, 33, b, 16);
 }
 
 /* The owner by the address, AS or domain under one side (K_SRC_* or K_DST_*); ip_key (may be NULL) gets the
@@ -238,7 +227,7 @@ static int64_t owner_by(pipeline *p, const registry_index *idx, const event *ev,
                 if (a.family == 4)
                     v4_key(ip_key, net_prefix_v4(&a));
                 else
-                    hex_bytes(ip_key, a.addr, 16);
+                    sodium_bin2hex(ip_key, 33, a.addr, 16);
             }
             owner = owner_of_claim(registry_lookup_ip(idx, &a));
         }
