@@ -42,6 +42,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -988,17 +989,15 @@ static dz_code ip_range(const char *text, ip_span *out, dz_err *e)
         out->hi4 = (a & mask) | ~mask;
         return DZ_OK;
     }
-    static const char hex[] = "0123456789abcdef";
+    uint8_t lo[16], hi[16];
     for (unsigned i = 0; i < 16; i++) {
         unsigned bits = p.len >= 8 * (i + 1) ? 8 : p.len > 8 * i ? p.len - 8 * i : 0; /* network bits here */
         uint8_t mask = (uint8_t)(bits ? 0xff << (8 - bits) : 0);
-        uint8_t l = p.addr[i] & mask, h = (uint8_t)(p.addr[i] | (uint8_t)~mask);
-        out->lo6[2 * i] = hex[l >> 4];
-        out->lo6[2 * i + 1] = hex[l & 15];
-        out->hi6[2 * i] = hex[h >> 4];
-        out->hi6[2 * i + 1] = hex[h & 15];
+        lo[i] = p.addr[i] & mask;
+        hi[i] = (uint8_t)(p.addr[i] | (uint8_t)~mask);
     }
-    out->lo6[32] = out->hi6[32] = '\0';
+    sodium_bin2hex(out->lo6, sizeof out->lo6, lo, 16);
+    sodium_bin2hex(out->hi6, sizeof out->hi6, hi, 16);
     out->all_v4 = strcmp(out->lo6, "00000000000000000000ffff00000000") <= 0 &&
                   strcmp(out->hi6, "00000000000000000000ffffffffffff") >= 0;
     return DZ_OK;
