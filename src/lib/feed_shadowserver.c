@@ -1950,11 +1950,7 @@ dz_code shadowserver_parse(const shadowserver_schema *s, const feed_options *opt
         event_reset(p->probe);
         snprintf(p->observation, sizeof p->observation, "%s", iso);
     } else {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        strftime(p->observation, sizeof p->observation, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+        feed_now_text(p->observation);
     }
     /* The template: constants (valid: the schema load checked them), then feed.name and time.observation;
      * a value the event refuses is left out, as it was when set per row. */
