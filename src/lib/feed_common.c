@@ -199,18 +199,24 @@ void feed_ctx_refuse(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len
 
 void feed_base64_append(strbuf *out, const void *data, size_t n)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = data;
-    char q[4];
-    size_t i = 0;
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char q[4], chunk[1024];
+    size_t i = 0, c = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        q[0] = tbl[v >> 18];
-        q[1] = tbl[(v >> 12) & 63];
-        q[2] = tbl[(v >> 6) & 63];
-        q[3] = tbl[v & 63];
-        strbuf_append(out, q, 4);
+        chunk[c] = tbl[v >> 18];
+        chunk[c + 1] = tbl[(v >> 12) & 63];
+        chunk[c + 2] = tbl[(v >> 6) & 63];
+        chunk[c + 3] = tbl[v & 63];
+        c += 4;
+        if (c == sizeof chunk) {
+            strbuf_append(out, chunk, c);
+            c = 0;
+        }
     }
+    if (c)
+        strbuf_append(out, chunk, c);
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
         q[0] = tbl[v >> 18];

@@ -859,44 +859,7 @@ done:
     return true;
 }
 
-/* ---- addresses ---- */
-
 /* ---- base64 ---- */
-
-static void base64_append(strbuf *out, const unsigned char *p, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char q[4], chunk[1024];
-    size_t i = 0, c = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        chunk[c] = tbl[v >> 18];
-        chunk[c + 1] = tbl[(v >> 12) & 63];
-        chunk[c + 2] = tbl[(v >> 6) & 63];
-        chunk[c + 3] = tbl[v & 63];
-        c += 4;
-        if (c == sizeof chunk) {
-            strbuf_append(out, chunk, c);
-            c = 0;
-        }
-    }
-    if (c)
-        strbuf_append(out, chunk, c);
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        q[0] = tbl[v >> 18];
-        q[1] = tbl[(v >> 12) & 63];
-        q[2] = q[3] = '=';
-        strbuf_append(out, q, 4);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        q[0] = tbl[v >> 18];
-        q[1] = tbl[(v >> 12) & 63];
-        q[2] = tbl[(v >> 6) & 63];
-        q[3] = '=';
-        strbuf_append(out, q, 4);
-    }
-}
 
 /* Python's base64.b64decode(value, validate=True) succeeds. */
 static bool is_base64(const char *s, size_t n)
@@ -1224,7 +1187,7 @@ static dz_code convert(parser *p, const plan_field *pf, const row *rw, const cha
             v->kind = VK_ABSENT;
         else if (!is_base64(s, len)) {
             strbuf_reset(&p->scratch);
-            base64_append(&p->scratch, (const unsigned char *)s, len);
+            feed_base64_append(&p->scratch, s, len);
             v->s = p->scratch.buf;
             v->len = p->scratch.len;
         }
@@ -1413,7 +1376,7 @@ static dz_code do_row(parser *p, const row *rw, uint64_t line, const char *raw, 
     }
     if (p->opt->raw && raw) {
         strbuf_reset(&p->rawb64);
-        base64_append(&p->rawb64, (const unsigned char *)raw, raw_len);
+        feed_base64_append(&p->rawb64, raw, raw_len);
         if (p->rawb64.oom)
             return DZ_ENOMEM;
         if (event_set_k(ev, &p->k_raw, p->rawb64.buf, p->rawb64.len, &fe) == DZ_ENOMEM)
