@@ -225,6 +225,182 @@ dz_code store_quarantine_list(store *s, int64_t ingest_id, const char *cursor, i
 /* Forgets dedup hashes older than the window (a scheduled job); *purged: how many. */
 dz_code store_dedup_purge(store *s, int64_t *purged, dz_err *e);
 
+/* ---- visibility: the policy module computes it, the store applies it in SQL ---- */
+typedef struct store_scope {
+    int64_t org_id;        /* 0: every incident; else only those affecting this organisation */
+    int64_t red_user_id;   /* -1: TLP:RED visible; else only where assignee_id == red_user_id */
+    bool shared_only;      /* notes: only those shared with the constituents */
+} store_scope;
+
+/* ---- notifications (store_notify.c; notify/ renders and sends them) ---- */
+/*
+ * A notification is one message to one recipient: an event digest for one
+ * contact of a constituent, or an incident notice. Its row is also its
+ * outbox entry (status queued -> sending -> sent | failed) and holds the
+ * finished message (RFC 5322, signed and encrypted already), so every attempt
+ * sends the same bytes under the same Message-ID.
+ *
+ * Digests advance a watermark per contact (organisation and e-mail address):
+ * the newest event id that address has been sent. The transaction that
+ * queues a digest moves the watermark from after_id to upto_id, and only if
+ * it is still after_id, so each event goes into exactly one digest per
+ * contact even with several nodes. Event ids grow in commit order (every
+ * write holds the writers' lock), so no event can appear behind a watermark.
+ * A contact with no watermark yet starts at 0: all its organisation's events.
+ */
+typedef struct notify_due_contact {
+    int64_t org_id;
+    char short_name[64];
+    char org_name[301];
+    char email[256];
+    char name[201];
+    char language[16];
+    notify_interval interval;
+    notify_format format;
+    tlp_level max_tlp;
+    char *pgp;              /* heap: NULL, a fingerprint, or an armoured key */
+    int64_t after_id;       /* the watermark: this digest covers after_id < id <= upto_id */
+    int64_t last_digest_at; /* 0: never */
+} notify_due_contact;
+
+typedef struct notify_due_list {
+    notify_due_contact *items; /* by organisation short name, then e-mail */
+    size_t n;
+    int64_t upto_id;           /* the newest event id when the list was read */
+} notify_due_list;
+/*
+ * The contacts due a digest at now: notify_interval not "never",
+ * last_digest_at + interval <= now (immediate: every round), and at least one
+ * event of their organisation with after_id < id <= upto_id. One read.
+ */
+dz_code store_notify_due(store *s, int64_t now, notify_due_list *out, dz_err *e);
+void notify_due_list_free(notify_due_list *l);
+
+/* Called per event in id order; a code other than DZ_OK stops the walk and is returned. */
+typedef dz_code (*store_event_doc_fn)(void *arg, int64_t id, const char *doc, size_t len, dz_err *e);
+/* The stored events of org with after_id < id <= upto_id, in id order (streamed, one read transaction). */
+dz_code store_notify_events(store *s, int64_t org_id, int64_t after_id, int64_t upto_id, store_event_doc_fn fn,
+                            void *arg, dz_err *e);
+
+/*
+ * Reserves n consecutive ticket numbers of year (sequence "N"): *first ..
+ * *first + n - 1, in one short write. Numbers left unused (a conflict, a
+ * crash before queueing) are gaps: tickets are unique, not gapless.
+ */
+dz_code store_notify_reserve_tickets(store *s, int year, size_t n, int64_t *first, dz_err *e);
+
+typedef struct notify_new {
+    const char *kind;              /* "digest" or "incident" */
+    const char *ticket;            /* "BTCIRT-N-2026-000042" */
+    const char *message_id;        /* "<...@...>", unique */
+    int64_t org_id;
+    const char *recipient;         /* the address */
+    const char *recipient_name;    /* may be NULL */
+    const char *subject;           /* as rendered (UTF-8) */
+    const char *message;           /* the whole RFC 5322 message, CRLF */
+    size_t message_len;
+    const char *language, *format; /* "en"; "csv" or "json" */
+    const char *tlp;               /* the highest TLP of what it carries ("AMBER") */
+    bool is_signed, is_encrypted;
+    /* digests */
+    int64_t after_id, upto_id;     /* the watermark moves from after_id to upto_id */
+    int64_t events;                /* events attached */
+    int64_t withheld;              /* events in the range above the contact's TLP ceiling (not attached) */
+    int64_t period_from, period_to;/* stored_at of the first and last event covered */
+    const char *summary_json;      /* {"by_type": [{"taxonomy","type","count"}]}; NULL: {} */
+    /* incident notices */
+    const char *incident;          /* its public id */
+} notify_new;
+
+typedef struct notify_incident_note {
+    const char *incident;          /* public id */
+    const char *text;              /* recorded as a note shared with the constituents */
+    const store_scope *scope;      /* the handler's visibility (store_scope below) */
+} notify_incident_note;
+
+typedef struct notify_queue_result {
+    size_t queued;                 /* rows inserted */
+    size_t conflicts;              /* digests skipped: their watermark had moved (another node queued them) */
+} notify_queue_result;
+/*
+ * One transaction: each item becomes a queued notification, due now; each
+ * digest moves its contact's watermark (after_id -> upto_id) and sets its
+ * last_digest_at to now, or is skipped as a conflict when the watermark is no
+ * longer after_id. Incident notices: every org_id must be an affected
+ * constituent of the incident (DZ_EINVAL naming it, nothing written); note,
+ * when not NULL, adds the shared note to the incident's timeline in the same
+ * transaction. One audit entry per call ("notify.queue" with the tickets'
+ * count; for incident notices "incident.notify" on the incident with the
+ * tickets). who: the principal (a handler, or the scheduler's "system").
+ */
+dz_code store_notify_queue(store *s, const principal *who, const notify_new *items, size_t n,
+                           const notify_incident_note *note, notify_queue_result *out, dz_err *e);
+
+typedef struct outbox_item {
+    int64_t id;
+    char ticket[48];
+    char recipient[256];
+    char message_id[256];
+    char *message;                 /* heap */
+    size_t message_len;
+    int attempts;                  /* including this one */
+    bool in_doubt;                 /* an earlier attempt ended without a recorded outcome (its holder died) */
+} outbox_item;
+/*
+ * Claims up to max messages for node, oldest due first: queued ones with
+ * next_attempt_at <= now, and "sending" ones whose holder's lease has run out
+ * or whose holder is one of dead (processes of this host that are gone). They
+ * become "sending", held by node until now + lease_s, attempts + 1. Several
+ * nodes claim concurrently without taking the same row (PostgreSQL: FOR
+ * UPDATE SKIP LOCKED). *items: heap array of *n (outbox_items_free).
+ */
+dz_code store_outbox_claim(store *s, const char *node, size_t max, int lease_s, const char *const *dead,
+                           size_t n_dead, outbox_item **items, size_t *n, dz_err *e);
+void outbox_items_free(outbox_item *items, size_t n);
+/* The distinct nodes holding "sending" rows now ("host:pid"): JSON array of strings. */
+dz_code store_outbox_holders(store *s, json_t **out, dz_err *e);
+
+typedef enum {
+    OUTBOX_SENT = 0, /* the server accepted it: sent_at = now */
+    OUTBOX_RETRY,    /* a temporary failure: queued again, due at retry_at */
+    OUTBOX_FAILED,   /* permanent (5xx, or out of attempts): failed, kept with the reason */
+} outbox_outcome;
+/* Records an attempt's outcome; DZ_ECONFLICT when node no longer holds the row. smtp_code 0: no answer. */
+dz_code store_outbox_record(store *s, int64_t id, const char *node, outbox_outcome o, int smtp_code,
+                            const char *error, int64_t retry_at, dz_err *e);
+
+typedef struct notification_filter {
+    const char *constituent;       /* short name */
+    const char *status;            /* queued, sending, sent, failed */
+    const char *kind;              /* digest, incident */
+    const char *incident;          /* public id */
+    int acknowledged;              /* -1 any, 0 not yet, 1 acknowledged */
+    const char *cursor;
+    int limit;                     /* 1..1000, default 100 */
+} notification_filter;
+/*
+ * Newest first: {"items": [notification], "next_cursor"}; a notification is
+ * {"ticket","kind","constituent","recipient","recipient_name","subject",
+ * "status","attempts","smtp_code","last_error","in_doubt","created_at",
+ * "next_attempt_at","sent_at","message_id","signed","encrypted","tlp",
+ * "format","language","events","withheld","period_from","period_to",
+ * "summary","incident","acknowledged_at","acknowledged_by"}. only_org != 0:
+ * that organisation's only. Bad filter values are DZ_EINVAL.
+ */
+dz_code store_notification_list(store *s, int64_t only_org, const notification_filter *f, json_t **out, dz_err *e);
+dz_code store_notification_get(store *s, int64_t only_org, const char *ticket, json_t **out, dz_err *e);
+/* A digest's events (its organisation's, after_id < id <= upto_id) in id order; an incident notice has none. */
+dz_code store_notification_events(store *s, int64_t only_org, const char *ticket, store_event_doc_fn fn, void *arg,
+                                  dz_err *e);
+/* The message as queued (staff: what was sent). *msg: heap. */
+dz_code store_notification_message(store *s, const char *ticket, char **msg, size_t *len, dz_err *e);
+/*
+ * A user of the notification's organisation acknowledges it (who->org_id
+ * must be its organisation, else DZ_ENOTFOUND); again: no change. out: the
+ * notification (may be NULL).
+ */
+dz_code store_notification_ack(store *s, const principal *who, const char *ticket, json_t **out, dz_err *e);
+
 /* ---- users, tokens, sessions ---- */
 typedef struct user_record {
     principal p;
@@ -250,12 +426,6 @@ dz_code store_session_create(store *s, const char *id_hash, int64_t user_id, con
 dz_code store_session_lookup(store *s, const char *id_hash, principal *out, char csrf[64], dz_err *e);
 dz_code store_session_delete(store *s, const char *id_hash, dz_err *e);
 
-/* ---- visibility: the policy module computes it, the store applies it in SQL ---- */
-typedef struct store_scope {
-    int64_t org_id;        /* 0: every incident; else only those affecting this organisation */
-    int64_t red_user_id;   /* -1: TLP:RED visible; else only where assignee_id == red_user_id */
-    bool shared_only;      /* notes: only those shared with the constituents */
-} store_scope;
 
 /* ---- incidents ---- */
 typedef struct incident_filter {

@@ -1,0 +1,2 @@
+/* being written */
+typedef int dz_placeholder_event_export;
