@@ -16,15 +16,30 @@
 #ifndef DZ_EVENT_EXPORT_H
 #define DZ_EVENT_EXPORT_H
 #include <stddef.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include "lib/dz_err.h"
+#include "lib/marking.h"
 #include "lib/strbuf.h"
 
 typedef struct event_export event_export;
 
 dz_code event_export_new(event_export **out, dz_err *e);
 void event_export_free(event_export *x);
-/* Adds one event (a JSON object's text). DZ_EINVAL naming the reason when doc is not a JSON object. */
-dz_code event_export_add(event_export *x, const char *doc, size_t len, dz_err *e);
+/*
+ * Adds one event (a JSON object's text) unless its TLP (its "tlp" field,
+ * else dflt) is above ceiling: then nothing is added and *withheld (may be
+ * NULL) is set true. DZ_EINVAL naming the reason when doc is not a JSON
+ * object or its tlp is not a TLP 2.0 name.
+ */
+dz_code event_export_add(event_export *x, const char *doc, size_t len, tlp_level ceiling, tlp_level dflt,
+                         bool *withheld, dz_err *e);
+/*
+ * The events added, counted by classification: a new array of
+ * {"taxonomy","type","count"}, most first, then by taxonomy and type
+ * (missing classification fields count as "other"/"undetermined").
+ */
+json_t *event_export_counts(const event_export *x);
 size_t event_export_count(const event_export *x);
 /* Appends the CSV of every event added, in the order added; nothing at all when none was added. */
 void event_export_csv(const event_export *x, strbuf *out);

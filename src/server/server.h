@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include "lib/dz_err.h"
 #include "lib/pipeline.h"
+#include "notify/notify.h"
 #include "store/store.h"
 
 typedef struct server_config {
@@ -29,6 +30,10 @@ typedef struct server_config {
      * the default fields); owned by the caller, alive while the server runs */
     const struct shadowserver_schema *feed_schema;
     const pipeline_config *feed_pipeline;
+    /* POST /api/v1/incidents/{id}/notify: NULL when notifications are not configured (no mail_from);
+     * the sender is woken after a notice is queued (NULL: none runs). Owned by the caller. */
+    notifier *notifier;
+    notify_sender *notify_sender;
 } server_config;
 
 void server_config_default(server_config *cfg);

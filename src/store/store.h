@@ -306,7 +306,7 @@ typedef struct notify_new {
     int64_t after_id, upto_id;     /* the watermark moves from after_id to upto_id */
     int64_t events;                /* events attached */
     int64_t withheld;              /* events in the range above the contact's TLP ceiling (not attached) */
-    int64_t period_from, period_to;/* stored_at of the first and last event covered */
+    int64_t period_from, period_to;/* the period reported: the previous digest (else the first event) to now */
     const char *summary_json;      /* {"by_type": [{"taxonomy","type","count"}]}; NULL: {} */
     /* incident notices */
     const char *incident;          /* its public id */
