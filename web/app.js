@@ -54,6 +54,7 @@
     users: new Set(), // user names seen, for assignee suggestions
     lastList: null, // the incident list's address with its filters, for "back" links
     lastEvents: null, // the same for the event list
+    lastNotifications: null, // the same for the notification list
   };
   let renderSeq = 0;
 
@@ -64,6 +65,10 @@
   const canLinkReports = isStaff;
   const canEditRegistry = () => !!S.me && (S.me.role === 'admin' || S.me.role === 'coordinator');
   const canLookup = isStaff;
+  // Notices to constituents: the roles that may write incidents, less analysts (policy.c ACT_INCIDENT_NOTIFY).
+  const canNotify = () => !!S.me && ['admin', 'coordinator', 'handler'].includes(S.me.role);
+  // The recipients acknowledge; the CIRT never does it for them (policy.c ACT_NOTIFICATION_ACK).
+  const canAcknowledge = () => !!S.me && (S.me.role === 'constituent' || S.me.role === 'partner');
 
   // ---- DOM helpers (text only, never HTML) ----
 
@@ -341,6 +346,7 @@
     S.users = new Set([who.username]);
     S.lastList = null;
     S.lastEvents = null;
+    S.lastNotifications = null;
   }
 
   function renderLogin(message) {
@@ -391,6 +397,7 @@
       canReadIncidents() ? h('a', { href: '#/incidents', dataset: { nav: 'incidents' } }, 'Incidents') : null,
       h('a', { href: '#/reports', dataset: { nav: 'reports' } }, 'Reports'),
       h('a', { href: '#/events', dataset: { nav: 'events' }, id: 'nav-events' }, 'Events'),
+      h('a', { href: '#/notifications', dataset: { nav: 'notifications' }, id: 'nav-notifications' }, 'Notifications'),
       h('a', { href: '#/constituents', dataset: { nav: 'constituents' }, id: 'nav-constituents' }, isStaff() ? 'Constituents' : 'My organisation'));
     const who = h('div', { class: 'whoami' },
       h('span', { class: 'user', id: 'me-user' }, S.me.username),
@@ -428,6 +435,7 @@
     if (section === 'reports') return 'Reports';
     if (section === 'lookup') return 'Lookup';
     if (section === 'events') return path[1] ? `Event ${path[1]}` : 'Events';
+    if (section === 'notifications') return path[1] || 'Notifications';
     if (section === 'constituents') return path[1] === NEW_ORG ? 'New organisation' : path[1] || (isStaff() ? 'Constituents' : 'My organisation');
     return path[1] === 'new' ? 'New incident' : path[1] || 'Incidents';
   }
@@ -464,6 +472,8 @@
     else if (section === 'constituents') p = viewConstituentList(main, ctx, query);
     else if (section === 'events' && path[1]) p = viewEvent(main, ctx, path[1]);
     else if (section === 'events') p = viewEvents(main, ctx, query);
+    else if (section === 'notifications' && path[1]) p = viewNotification(main, ctx, path[1]);
+    else if (section === 'notifications') p = viewNotifications(main, ctx, query);
     else if (section === 'lookup') p = viewLookup(main, ctx, query);
     else {
       main.appendChild(h('p', { class: 'empty' }, 'There is nothing at this address. ', h('a', { href: '#/incidents' }, 'Go to the incidents.')));
@@ -843,8 +853,20 @@
     const timelineSec = h('section', { class: 'card', id: 'timeline' }, h('h2', null, 'Timeline'));
     const propsSec = h('section', { class: 'card props', id: 'properties' }, h('h2', null, 'Properties'));
     const reportsSec = h('section', { class: 'card', id: 'linked-reports' }, h('h2', null, 'Linked reports'));
-    append(mainCol, [notesSec, tasksSec]);
+    const notifySec = canNotify() && inc.status !== 'duplicate' ? h('section', { class: 'card', id: 'notify' }, h('h2', null, 'Notify constituents')) : null;
+    append(mainCol, [notesSec, notifySec, tasksSec]);
     append(side, [propsSec, reportsSec, timelineSec]);
+
+    // After a notice: its text is a shared note now, on the timeline too; the form keeps its result.
+    async function refreshNotesAndTimeline() {
+      const [notes, tl] = await Promise.all([api('GET', `${incPath(inc.id)}/notes`), api('GET', `${incPath(inc.id)}/timeline`)]);
+      if (!ctx.alive()) return;
+      clear(notesSec).appendChild(h('h2', null, 'Notes'));
+      notesPanel(notesSec, inc, notes.items, reload);
+      clear(timelineSec).appendChild(h('h2', null, 'Timeline'));
+      timelinePanel(timelineSec, tl.items, tasksById);
+    }
+    if (notifySec) notifyPanel(notifySec, inc, () => refreshNotesAndTimeline().catch(() => {}));
 
     properties(propsSec, inc, reload);
 
@@ -1970,6 +1992,295 @@
         h('h2', null, 'Fields', h('span', { class: 'muted count' }, ` · ${keys.length}`)),
         keys.length ? h('div', { class: 'table-wrap flat' }, fields) : muted('This event has no fields.'))),
       h('aside', { class: 'col-side' }, h('section', { class: 'card props' }, h('h2', null, 'Record'), meta))));
+  }
+
+  // ---- notifications: what the CIRT sent its constituents ----
+
+  const NOTIFICATION_FILTERS = ['status', 'kind', 'acknowledged', 'constituent', 'incident'];
+  const NOTIFICATION_STATUSES = ['queued', 'sending', 'sent', 'failed'];
+  const notPath = (t) => `/api/v1/notifications/${encodeURIComponent(t)}`;
+  const notHref = (t) => `#/notifications/${encodeURIComponent(t)}`;
+  const safeFileName = (s) => String(s).replace(/[^A-Za-z0-9._-]+/g, '_');
+
+  function notificationStatus(n) {
+    const retrying = n.status === 'queued' && n.attempts > 0;
+    const badge = h('span', { class: `badge status nst-${cssToken(n.status)}${retrying ? ' nst-retry' : ''}`, dataset: { status: n.status } },
+      retrying ? 'retrying' : n.status);
+    const why = [];
+    if (n.status === 'failed' || retrying) {
+      why.push(h('span', { class: 'muted attempts' }, ` ${n.attempts} attempt${n.attempts === 1 ? '' : 's'}`));
+      if (n.last_error) why.push(h('div', { class: 'last-error', title: n.last_error }, n.last_error));
+      if (retrying && n.next_attempt_at) why.push(h('div', { class: 'muted small' }, 'next ', timeEl(n.next_attempt_at, null, true)));
+    }
+    if (n.in_doubt) why.push(h('div', { class: 'muted small', title: 'an attempt ended without a recorded outcome: the recipient may get it twice' }, 'in doubt'));
+    return [badge, why];
+  }
+
+  function ackText(n) {
+    if (!n.acknowledged_at) return muted('not yet');
+    return h('span', { class: 'acked' }, h('span', { class: 'mono' }, n.acknowledged_by || '?'), ' ', timeEl(n.acknowledged_at, 'muted', true));
+  }
+
+  async function viewNotifications(main, ctx, query) {
+    const staff = isStaff();
+    const f = {};
+    for (const k of NOTIFICATION_FILTERS) f[k] = query.get(k) || '';
+    if (!staff) f.constituent = ''; // the API gives them their own only
+    S.lastNotifications = location.hash || '#/notifications';
+    if (staff) await loadConstituents().catch(() => { S.constituents = []; });
+    if (!ctx.alive()) return;
+
+    const status = select('status', [['', 'Any status'], ...NOTIFICATION_STATUSES.map((x) => [x, x])], f.status, { id: 'n-status', 'aria-label': 'Status' });
+    const kind = select('kind', [['', 'Any kind'], ['digest', 'event digests'], ['incident', 'incident notices']], f.kind, { id: 'n-kind', 'aria-label': 'Kind' });
+    const ack = select('acknowledged', [['', 'Acknowledged or not'], ['false', 'Not acknowledged'], ['true', 'Acknowledged']], f.acknowledged, { id: 'n-ack', 'aria-label': 'Acknowledged' });
+    const con = staff ? h('input', { id: 'n-constituent', name: 'constituent', value: f.constituent, placeholder: 'constituent', list: 'dl-notification-cons', 'aria-label': 'Constituent', size: 14, spellcheck: 'false', autocapitalize: 'off', autocomplete: 'off' }) : null;
+    const conList = staff ? h('datalist', { id: 'dl-notification-cons' }, (S.constituents || []).map((c) => option(c.short_name, c.name))) : null;
+    const incidentChip = f.incident ? h('span', { class: 'chip', id: 'n-incident' }, `incident ${f.incident} `,
+      h('button', { type: 'button', class: 'chip-x', title: 'All incidents', 'aria-label': 'Remove the incident filter', onclick: () => { f.incident = ''; incidentChip.remove(); apply(); } }, '×')) : null;
+    // Staff: who has not acknowledged yet, in one click.
+    const unacked = staff ? h('button', { type: 'button', class: `ghost small${f.acknowledged === 'false' ? ' active' : ''}`, id: 'n-unacked', 'aria-pressed': f.acknowledged === 'false' ? 'true' : 'false', title: 'Notifications the recipients have not acknowledged' }, 'Unacknowledged') : null;
+    const reset = h('button', { type: 'button', class: 'ghost small', id: 'n-reset' }, 'Reset');
+    const filters = h('form', { class: 'filters', id: 'notification-filters', role: 'search', onsubmit: (ev) => { ev.preventDefault(); apply(); } },
+      status, kind, ack, con, conList, incidentChip, unacked, reset, h('button', { type: 'submit', hidden: true }, 'Apply'));
+
+    const count = h('span', { class: 'muted count' });
+    const cols = staff ? 9 : 8;
+    const thead = h('thead', null, h('tr', null,
+      h('th', { class: 'c-ticket' }, 'Ticket'),
+      h('th', null, 'Kind'),
+      staff ? h('th', { class: 'c-con' }, 'Constituent') : null,
+      h('th', null, 'Recipient'),
+      h('th', { class: 'c-title' }, 'Subject'),
+      h('th', { class: 'c-nstatus' }, 'Status'),
+      h('th', { class: 'c-time' }, 'Created'),
+      h('th', { class: 'c-time' }, 'Sent'),
+      h('th', null, 'Acknowledged')));
+    const tbody = h('tbody');
+    const table = h('table', { class: 'grid notifications', id: 'notification-table' }, thead, tbody);
+    const more = h('button', { type: 'button', class: 'ghost', id: 'notification-more', hidden: true }, 'More');
+    const listStatus = h('div', { class: 'list-status', id: 'notification-status' });
+    main.appendChild(h('div', { class: 'toolbar' }, h('h1', null, 'Notifications'), count,
+      h('span', { class: 'muted' }, staff ? 'event digests and incident notices sent to the constituents' : `sent to ${S.me.constituent || 'your organisation'}`)));
+    main.appendChild(filters);
+    main.appendChild(h('div', { class: 'table-wrap' }, table));
+    main.appendChild(h('div', { class: 'list-foot' }, listStatus, more));
+
+    let cursor = null;
+    let shown = 0;
+    let loadSeq = 0;
+
+    function row(n) {
+      const href = notHref(n.ticket);
+      const tr = h('tr', { dataset: { ticket: n.ticket, status: n.status, acknowledged: n.acknowledged_at ? 'true' : 'false' } },
+        h('td', { class: 'c-ticket mono' }, h('a', { href }, n.ticket)),
+        h('td', null, n.kind === 'incident' ? 'incident' : 'digest'),
+        staff ? h('td', { class: 'c-con' }, orgLink(n.constituent)) : null,
+        h('td', { class: 'c-recipient', title: n.recipient_name || '' }, n.recipient),
+        h('td', { class: 'c-title' }, n.subject),
+        h('td', { class: 'c-nstatus' }, notificationStatus(n)),
+        h('td', { class: 'c-time' }, timeEl(n.created_at, null, true)),
+        h('td', { class: 'c-time' }, n.sent_at ? timeEl(n.sent_at, null, true) : muted('—')),
+        h('td', { class: 'c-ack' }, ackText(n)));
+      tr.addEventListener('click', (evt) => { if (!evt.target.closest('a')) location.hash = href; });
+      return tr;
+    }
+
+    async function load(appendMore) {
+      const my = ++loadSeq;
+      if (!appendMore) { cursor = null; shown = 0; }
+      listStatus.textContent = 'Loading…';
+      more.hidden = true;
+      const params = { limit: 50, status: f.status, kind: f.kind, acknowledged: f.acknowledged, constituent: f.constituent.trim(), incident: f.incident, cursor: appendMore ? cursor : '' };
+      try {
+        const res = await api('GET', `/api/v1/notifications${qs(params)}`);
+        if (my !== loadSeq || !ctx.alive()) return;
+        if (!appendMore) clear(tbody);
+        res.items.forEach((n) => tbody.appendChild(row(n)));
+        shown += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
+        listStatus.textContent = '';
+        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: cols }, 'No notifications match these filters.')));
+      } catch (e) {
+        if (my !== loadSeq || e.status === 401 || !ctx.alive()) return;
+        listStatus.textContent = '';
+        count.textContent = '';
+        if (!appendMore) clear(tbody);
+        listStatus.appendChild(h('span', { class: 'form-error', role: 'alert', id: 'notification-error' }, e.message));
+      }
+    }
+
+    function apply() {
+      f.status = status.value; f.kind = kind.value; f.acknowledged = ack.value;
+      f.constituent = con ? con.value : '';
+      if (unacked) {
+        unacked.classList.toggle('active', f.acknowledged === 'false');
+        unacked.setAttribute('aria-pressed', f.acknowledged === 'false' ? 'true' : 'false');
+      }
+      const params = {};
+      for (const k of NOTIFICATION_FILTERS) if (String(f[k]).trim()) params[k] = String(f[k]).trim();
+      const u = new URLSearchParams(params).toString();
+      history.replaceState(null, '', `#/notifications${u ? `?${u}` : ''}`);
+      S.lastNotifications = location.hash;
+      load(false);
+    }
+
+    let typingTimer = null;
+    if (con) {
+      con.addEventListener('input', () => { clearTimeout(typingTimer); typingTimer = setTimeout(apply, 400); });
+      con.addEventListener('change', apply);
+    }
+    [status, kind, ack].forEach((x) => x.addEventListener('change', apply));
+    if (unacked) {
+      unacked.addEventListener('click', () => {
+        ack.value = ack.value === 'false' ? '' : 'false';
+        apply();
+      });
+    }
+    reset.addEventListener('click', () => {
+      status.value = ''; kind.value = ''; ack.value = '';
+      if (con) con.value = '';
+      f.incident = '';
+      if (incidentChip) incidentChip.remove();
+      apply();
+    });
+    more.addEventListener('click', () => load(true));
+    await load(false);
+  }
+
+  // One notification: where it went, how delivery went, what it carried, who acknowledged it.
+  async function viewNotification(main, ctx, ticket) {
+    const back = S.lastNotifications || '#/notifications';
+    main.appendChild(h('div', { class: 'toolbar' }, h('a', { href: back, class: 'back', id: 'notification-back' }, '← Notifications')));
+    const n = await api('GET', notPath(ticket));
+    if (!ctx.alive()) return;
+    document.title = `${n.ticket} · dzong`;
+    const staff = isStaff();
+    const page = h('div', { class: 'notification-page', id: 'notification-page', dataset: { ticket: n.ticket, status: n.status, kind: n.kind } });
+    main.appendChild(page);
+    page.appendChild(h('div', { class: 'toolbar' },
+      h('span', { class: 'mono inc-id', id: 'notification-ticket' }, n.ticket),
+      notificationStatus(n), n.tlp ? tlpBadge(n.tlp) : null,
+      h('span', { class: 'chip' }, n.kind === 'incident' ? 'incident notice' : 'event digest')));
+    page.appendChild(h('h1', { class: 'inc-title', id: 'notification-subject' }, n.subject));
+
+    const recipient = n.recipient_name ? [n.recipient_name, ' ', h('span', { class: 'muted' }, `<${n.recipient}>`)] : [n.recipient];
+    const delivery = h('dl', { class: 'kv', id: 'notification-delivery' },
+      h('dt', null, 'Constituent'), h('dd', null, staff ? orgLink(n.constituent) : h('span', { class: 'mono' }, n.constituent)),
+      h('dt', null, 'Recipient'), h('dd', { id: 'notification-recipient' }, recipient),
+      h('dt', null, 'Created'), h('dd', null, timeEl(n.created_at)),
+      h('dt', null, 'Sent'), h('dd', null, n.sent_at ? timeEl(n.sent_at) : muted('not yet')),
+      n.attempts ? [h('dt', null, 'Attempts'), h('dd', null, String(n.attempts), n.smtp_code ? muted(` · last answer ${n.smtp_code}`) : null)] : null,
+      n.last_error ? [h('dt', null, 'Last error'), h('dd', { class: 'last-error', id: 'notification-error' }, n.last_error)] : null,
+      n.status === 'queued' && n.next_attempt_at ? [h('dt', null, 'Next attempt'), h('dd', null, timeEl(n.next_attempt_at))] : null,
+      h('dt', null, 'Protection'), h('dd', null, [n.signed ? 'signed' : 'not signed', ', ', n.encrypted ? 'encrypted' : 'not encrypted']),
+      staff && n.message_id ? [h('dt', null, 'Message-ID'), h('dd', { class: 'mono' }, n.message_id)] : null);
+
+    const ackSec = h('section', { class: 'card', id: 'ack-state' }, h('h2', null, 'Acknowledgement'));
+    function renderAck(cur) {
+      clear(ackSec).appendChild(h('h2', null, 'Acknowledgement'));
+      if (cur.acknowledged_at) {
+        ackSec.appendChild(h('p', { id: 'ack-text', dataset: { acknowledged: 'true' } }, 'Acknowledged by ', h('span', { class: 'mono' }, cur.acknowledged_by || '?'), ' on ', timeEl(cur.acknowledged_at), '.'));
+        return;
+      }
+      ackSec.appendChild(h('p', { id: 'ack-text', class: 'muted', dataset: { acknowledged: 'false' } },
+        canAcknowledge() ? 'Let the CIRT know your organisation has received this and is dealing with it.' : 'The recipient has not acknowledged this yet.'));
+      if (!canAcknowledge()) return;
+      const err = errorBox();
+      const button = h('button', { type: 'submit', class: 'primary small', id: 'ack-button' }, 'Acknowledge');
+      const form = h('form', { id: 'ack-form' }, err, button);
+      onSubmit(form, err, async () => {
+        const done = await api('POST', `${notPath(cur.ticket)}/ack`);
+        if (!ctx.alive()) return;
+        flash('Acknowledged.');
+        page.dataset.acknowledged = 'true';
+        renderAck(done || cur);
+      });
+      ackSec.appendChild(form);
+    }
+    page.dataset.acknowledged = n.acknowledged_at ? 'true' : 'false';
+    renderAck(n);
+
+    const content = h('section', { class: 'card', id: 'notification-content' }, h('h2', null, n.kind === 'incident' ? 'Incident' : 'Events'));
+    if (n.kind === 'incident') {
+      content.appendChild(h('p', null, 'A notice of incident ',
+        n.incident && canReadIncidents() ? h('a', { href: `#/incidents/${encodeURIComponent(n.incident)}`, class: 'mono', id: 'notification-incident' }, n.incident)
+          : h('span', { class: 'mono', id: 'notification-incident' }, n.incident || '?'), '.'));
+      content.appendChild(h('p', null, h('a', { href: `#/notifications?${new URLSearchParams({ incident: n.incident || '' })}` }, 'Every notice of this incident')));
+    } else {
+      const byType = (n.summary && n.summary.by_type) || [];
+      content.appendChild(h('dl', { class: 'kv', id: 'notification-period' },
+        h('dt', null, 'Period'), h('dd', null, n.period_from ? timeEl(n.period_from) : muted('—'), ' – ', n.period_to ? timeEl(n.period_to) : muted('—')),
+        h('dt', null, 'Events'), h('dd', { id: 'notification-events' }, String(n.events || 0)),
+        n.withheld ? [h('dt', null, 'Withheld'), h('dd', { title: 'above the contact\u2019s TLP ceiling, not attached' }, String(n.withheld))] : null));
+      content.appendChild(byType.length
+        ? h('table', { class: 'grid summary', id: 'notification-summary' },
+          h('thead', null, h('tr', null, h('th', null, 'Taxonomy'), h('th', null, 'Type'), h('th', { class: 'num' }, 'Count'))),
+          h('tbody', null, byType.map((t) => h('tr', null, h('td', null, t.taxonomy), h('td', null, t.type), h('td', { class: 'num' }, String(t.count))))))
+        : muted('No events in this digest.'));
+      const base = `${notPath(n.ticket)}/events`;
+      content.appendChild(h('p', { class: 'downloads', id: 'notification-downloads' }, n.withheld ? 'Download all the events (also those withheld from the mail): ' : 'Download the events: ',
+        h('a', { href: `${base}?format=csv`, download: `events-${safeFileName(n.ticket)}.csv`, id: 'download-csv', class: 'button ghost small' }, 'CSV'), ' ',
+        h('a', { href: `${base}?format=json`, download: `events-${safeFileName(n.ticket)}.json`, id: 'download-json', class: 'button ghost small' }, 'JSON')));
+    }
+    if (staff) {
+      content.appendChild(h('p', { class: 'muted small' }, h('a', { href: `${notPath(n.ticket)}/message`, download: `${safeFileName(n.ticket)}.eml`, id: 'download-message' }, 'The message as sent (.eml)')));
+    }
+
+    page.appendChild(h('div', { class: 'detail-grid' },
+      h('div', { class: 'col-main' }, content, ackSec),
+      h('aside', { class: 'col-side' }, h('section', { class: 'card props' }, h('h2', null, 'Delivery'), delivery))));
+  }
+
+  // The incident page's "Notify constituents": a notice to chosen affected constituents, also a shared note.
+  function notifyPanel(sec, inc, after) {
+    const affected = inc.constituents || [];
+    if (!affected.length) {
+      sec.appendChild(h('p', { class: 'muted', id: 'notify-none' }, 'No constituents are affected: add them under "Edit details" first.'));
+      return;
+    }
+    const boxes = h('div', { class: 'checklist notify-targets', id: 'notify-constituents', role: 'group', 'aria-label': 'Constituents to notify' },
+      affected.map((c) => h('label', { class: 'check', title: `${c}: ${constituentName(c)}` },
+        h('input', { type: 'checkbox', name: 'constituent', value: c, checked: affected.length === 1 }),
+        h('span', { class: 'mono' }, c), ' ', h('span', { class: 'muted' }, constituentName(c) === c ? '' : constituentName(c)))));
+    const subject = h('input', { name: 'subject', id: 'notify-subject', maxlength: 200, placeholder: 'Subject (optional: the template\u2019s otherwise)', 'aria-label': 'Subject', autocomplete: 'off' });
+    const text = h('textarea', { name: 'text', id: 'notify-text', rows: 4, placeholder: 'What the constituents should know and do… (also added as a shared note)', 'aria-label': 'Notice' });
+    const err = errorBox();
+    err.id = 'notify-error';
+    const result = h('div', { class: 'notify-result', id: 'notify-result', hidden: true, 'aria-live': 'polite' });
+    const form = h('form', { class: 'notify-form', id: 'notify-form' },
+      h('p', { class: 'muted small' }, 'Each contact of the chosen organisations gets one e-mail; contacts whose TLP ceiling is below ', tlpBadge(inc.tlp), ' are skipped.'),
+      boxes, subject, text, err,
+      h('div', { class: 'actions' }, h('span', { class: 'spacer' }), h('button', { type: 'submit', class: 'primary small', id: 'notify-send' }, 'Send notice')));
+    onSubmit(form, err, async () => {
+      const constituents = [...boxes.querySelectorAll('input[type=checkbox]:checked')].map((c) => c.value);
+      if (!constituents.length) throw new Error('Choose at least one constituent to notify.');
+      if (!text.value.trim()) throw new Error('The notice is empty.');
+      const body = { constituents, text: text.value };
+      if (subject.value.trim()) body.subject = subject.value.trim();
+      result.hidden = true;
+      const out = await api('POST', `${incPath(inc.id)}/notify`, body);
+      const queued = (out && out.queued) || [];
+      const skipped = (out && out.skipped) || [];
+      clear(result).hidden = false;
+      result.appendChild(h('p', { class: 'notify-summary', id: 'notify-summary' },
+        `Queued ${queued.length} message${queued.length === 1 ? '' : 's'}`, skipped.length ? `, skipped ${skipped.length}` : '', '.'));
+      if (queued.length) {
+        result.appendChild(h('ul', { class: 'notify-queued', id: 'notify-queued' }, queued.map((n) => h('li', { dataset: { ticket: n.ticket, constituent: n.constituent } },
+          h('a', { href: notHref(n.ticket), class: 'mono' }, n.ticket), ' ', h('span', { class: 'mono' }, n.constituent), ' → ', n.recipient))));
+      }
+      if (skipped.length) {
+        result.appendChild(h('ul', { class: 'notify-skipped', id: 'notify-skipped' }, skipped.map((x) => h('li', { dataset: { constituent: x.constituent || '' } },
+          h('span', { class: 'mono' }, x.constituent || '?'), ' ', x.to || '', ': ', h('span', { class: 'muted' }, x.reason || 'skipped')))));
+      }
+      text.value = '';
+      subject.value = '';
+      flash(`Notice queued for ${queued.length} recipient${queued.length === 1 ? '' : 's'}.`);
+      after();
+    });
+    sec.appendChild(form);
+    sec.appendChild(result);
   }
 
   // ---- lookup: whose is it? ----

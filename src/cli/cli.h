@@ -6,6 +6,7 @@
 #include "lib/dz_err.h"
 #include "lib/feed.h"
 #include "jobs/fetch.h"
+#include "notify/notify.h"
 #include "server/server.h"
 #include "store/store.h"
 
@@ -24,18 +25,20 @@ typedef struct dz_config {
     bool fetch_allow_http;              /* fetch_allow_http: plain http:// downloads to any host */
     fetch_def fetches[FETCH_MAX];       /* the `fetch` lines, in order */
     size_t n_fetches;
+    notify_config notify;               /* notifications: smtp*, mail_*, pgp_*, notify_* keys (config.c) */
+    int notify_poll;                    /* notify_poll: seconds between the sender's looks at the outbox; 5 */
     char conf_path[PATH_MAX + 16];      /* the dzong.conf read (messages name it) */
     int dedup_fields_line;              /* its line of dzong.conf, 0: not there */
 } dz_config;
 
 /* Global options every command takes; parsed out of argv before the command's own. */
 typedef struct global_opts {
-    const char *data, *db, *listen;
+    const char *data, *db, *listen, *smtp;
 } global_opts;
 
 /*
  * Resolves the configuration: flags > environment (DZONG_DATA, DZONG_DB,
- * DZONG_LISTEN) > DIR/dzong.conf > defaults. A bad dzong.conf line is an
+ * DZONG_LISTEN, DZONG_SMTP, DZONG_SMTP_PASSWORD) > DIR/dzong.conf > defaults. A bad dzong.conf line is an
  * error naming the file and line.
  */
 dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e);
@@ -55,6 +58,14 @@ int cmd_lookup(const dz_config *cfg, int argc, char **argv);
 int cmd_audit(const dz_config *cfg, int argc, char **argv);
 int cmd_jobs(const dz_config *cfg, int argc, char **argv);
 int cmd_db(const dz_config *cfg, int argc, char **argv);
+/* `dzong notify run|list|show|keys` (cmd_notify.c): digests and the outbox by hand. */
+int cmd_notify(const dz_config *cfg, int argc, char **argv);
+/*
+ * The notifier of cfg (templates compiled, keyring opened): *out NULL and
+ * DZ_OK when notifications are not configured (no mail_from). A broken
+ * template or key is an error naming it.
+ */
+dz_code cli_notifier_open(const dz_config *cfg, notifier **out, dz_err *e);
 /* `dzong parse --feed shadowserver ...` (cmd_parse.c): needs no configuration. */
 int cmd_parse(int argc, char **argv);
 /* `dzong ingest --feed F ... FILE...` (cmd_ingest.c): the whole feed pipeline into the store. */

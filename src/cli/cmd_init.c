@@ -12,9 +12,11 @@
 static const char init_usage[] =
     "usage: dzong init [--demo] [--prefix PREFIX] [--admin NAME]\n"
     "Creates the data directory (mode 0700) with dzong.conf, the spool directory (one subdirectory\n"
-    "per feed) and the database, applies migrations,\n"
+    "per feed), the notification templates (templates/, edit them freely) and the database,\n"
+    "applies migrations,\n"
     "and creates an admin user whose generated password is printed once. With --demo, also loads\n"
-    "a fictional national constituency with users, reports and incidents. Safe to run again:\n"
+    "a fictional national constituency with users, reports, incidents and feed events, and turns\n"
+    "notifications on (mail_from). Safe to run again:\n"
     "an initialised directory is left as it is.\n";
 
 int cmd_init(const dz_config *cfg_in, int argc, char **argv)
@@ -74,13 +76,23 @@ int cmd_init(const dz_config *cfg_in, int argc, char **argv)
                    "# shadowserver_schema = schema.json   (instead of the built-in one)\n"
                    "# fetch = NAME FEED URL [every=1h] [report=R] [mapping=FILE] [feed_name=N]   (repeatable)\n"
                    "# fetch = feodo feodo https://feodotracker.abuse.ch/downloads/ipblocklist.csv every=1h\n"
-                   "# fetch_allow_http = false\n",
-                prefix ? prefix : "DZONG");
+                   "# fetch_allow_http = false\n"
+                   "# E-mail digests and incident notices (docs/notifications.md); mail_from turns them on:\n"
+                   "%smail_from = %s\n"
+                   "# mail_from_name = BtCIRT     mail_reply_to = cirt@example.bt\n"
+                   "# smtp = smtp://127.0.0.1:25  (or --smtp URL, DZONG_SMTP; smtps:// for TLS from the start)\n"
+                   "# smtp_user = dzong   smtp_password = ...  (or DZONG_SMTP_PASSWORD)   smtp_starttls = try|require|off\n"
+                   "# pgp_sign_key = FINGERPRINT   (import it with `dzong notify keys import KEY.asc`)\n"
+                   "# pgp_encrypt = true           events_default_tlp = AMBER\n"
+                   "# notify_max_attempts = 10     notify_retry_base = 60s   notify_attach_max = 20000\n"
+                   "# portal_url = https://cirt.example.bt/\n",
+                prefix ? prefix : "DZONG", demo ? "" : "# ", demo ? "cirt@btcirt.example" : "cirt@example.org");
         fclose(f);
         if (prefix)
             snprintf(cfg.store.id_prefix, sizeof cfg.store.id_prefix, "%s", prefix);
     }
-    if (spool_prepare_dirs(cfg.spool_dir, &e) != DZ_OK)
+    if (spool_prepare_dirs(cfg.spool_dir, &e) != DZ_OK ||
+        notify_write_default_templates(cfg.notify.templates_dir, &e) != DZ_OK)
         return cli_fail(&e);
     store *st;
     int applied, version;

@@ -39,13 +39,18 @@ int cmd_jobs(const dz_config *cfg, int argc, char **argv)
         snprintf(node, sizeof node, "%s:cli/%d", host, (int)getpid());
         /* the downloads of dzong.conf, so a due fetch.* round runs here as it would in serve */
         cli_feed_inputs *fi = NULL;
-        if (cli_feed_inputs_load(cfg, &fi, &e) != DZ_OK || fetch_configure(&fi->fetch, &e) != DZ_OK) {
+        notifier *nt = NULL; /* and the digests: notify.digest queues them (sending is `dzong notify run`) */
+        if (cli_feed_inputs_load(cfg, &fi, &e) != DZ_OK || cli_notifier_open(cfg, &nt, &e) != DZ_OK ||
+            fetch_configure(&fi->fetch, &e) != DZ_OK) {
             ret = cli_fail(&e);
         } else {
+            scheduler_set_notifier(nt, NULL);
             int n = scheduler_run_due(st, node);
             printf("%d job%s run\n", n, n == 1 ? "" : "s");
+            scheduler_set_notifier(NULL, NULL);
             fetch_unconfigure();
         }
+        notifier_close(nt);
         cli_feed_inputs_free(fi);
     }
     store_close(st);

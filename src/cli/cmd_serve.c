@@ -18,8 +18,9 @@ static const char serve_usage[] =
     "Serves the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and the web UI.\n"
     "Writes a JSON-lines access log to stdout (access_log in dzong.conf: a path, '-' or 'off').\n"
     "Stops cleanly on SIGINT or SIGTERM; every acknowledged write is already on disk.\n"
-    "Also takes in the feed files dropped into the spool directory (spool_dir) and runs the\n"
-    "scheduled downloads (fetch lines of dzong.conf).\n";
+    "Also takes in the feed files dropped into the spool directory (spool_dir), runs the\n"
+    "scheduled downloads (fetch lines of dzong.conf), queues e-mail digests (with mail_from set)\n"
+    "and sends the outbox through the relay (--smtp URL, DZONG_SMTP or smtp in dzong.conf).\n";
 
 int cmd_serve(dz_config *cfg, int argc, char **argv)
 {
@@ -77,19 +78,33 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
         return cli_fail(&e);
     cfg->server.feed_schema = fi->schema;
     cfg->server.feed_pipeline = &fi->pipeline;
+    /* Templates and keys too: a broken template stops serve here, not a digest later. */
+    notifier *nt = NULL;
+    notify_sender *sender = NULL;
+    if (cli_notifier_open(cfg, &nt, &e) != DZ_OK) {
+        cli_feed_inputs_free(fi);
+        return cli_fail(&e);
+    }
+    cfg->server.notifier = nt;
     if (cli_open_store(cfg, true, &st, &e) != DZ_OK) {
+        notifier_close(nt);
         cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
     /* The registry index is in memory before the first request; the store keeps it current. */
     if (store_registry_refresh(st, true, &e) != DZ_OK || store_start_writer(st, &e) != DZ_OK ||
         fetch_configure(&fi->fetch, &e) != DZ_OK || fetch_sync(st, &e) != DZ_OK ||
-        spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK || server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
+        spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK ||
+        (nt && cfg->notify.smtp.url[0] && notify_sender_start(nt, st, NULL, cfg->notify_poll, &sender, &e) != DZ_OK) ||
+        (cfg->server.notify_sender = sender, server_start(st, &cfg->server, &srv, &e)) != DZ_OK) {
+        notify_sender_stop(sender);
         fetch_unconfigure();
         store_close(st);
+        notifier_close(nt);
         cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
+    scheduler_set_notifier(nt, sender);
     gethostname(host, sizeof host - 1);
     snprintf(node, sizeof node, "%s:%u/%d", host, server_port(srv), (int)getpid());
     /* Jobs are polled every 5 seconds, or as often as the most frequent download wants. */
@@ -105,8 +120,10 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
         fetch_abort();
         scheduler_stop(jobs);
         server_stop(srv);
+        notify_sender_stop(sender);
         fetch_unconfigure();
         store_close(st);
+        notifier_close(nt);
         cli_feed_inputs_free(fi);
         return cli_fail(&e);
     }
@@ -117,6 +134,14 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
             strchr(cfg->server.listen_addr, ':') ? "]" : "", server_port(srv), shown, cfg->server.threads);
     fprintf(stderr, "dzong: spool %s every %d s; %zu scheduled download%s\n", cfg->spool_dir, sc.interval_s,
             cfg->n_fetches, cfg->n_fetches == 1 ? "" : "s");
+    if (!nt) {
+        fprintf(stderr, "dzong: notifications off (set mail_from in %s)\n", cfg->conf_path);
+    } else {
+        char relay[sizeof cfg->notify.smtp.url];
+        cli_redact_url(cfg->notify.smtp.url, relay, sizeof relay);
+        fprintf(stderr, "dzong: notifications from %s; %s\n", cfg->notify.from,
+                sender ? relay : "no relay (smtp): digests are queued, not sent");
+    }
     struct timespec tick = {1, 0};
     for (;;) { /* flush the access log once a second; stop on a signal */
         int sig = sigtimedwait(&sigs, NULL, &tick);
@@ -130,8 +155,11 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     spool_stop(sp);
     scheduler_stop(jobs);
     server_stop(srv);
+    notify_sender_stop(sender);
+    scheduler_set_notifier(NULL, NULL);
     fetch_unconfigure();
     store_close(st);
+    notifier_close(nt);
     cli_feed_inputs_free(fi);
     if (cfg->server.access_log && cfg->server.access_log != stdout)
         fclose(cfg->server.access_log);

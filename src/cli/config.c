@@ -1,5 +1,6 @@
 /* config.c: where settings come from, and their order of precedence. */
 #include "cli/cli.h"
+#include "lib/mime.h"
 #include "lib/pipeline.h"
 #include "lib/timeutil.h"
 
@@ -78,6 +79,96 @@ static dz_code add_fetch(dz_config *cfg, const char *val, int lineno, dz_err *e)
     }
     d->line = lineno;
     cfg->n_fetches++;
+    return DZ_OK;
+}
+
+/* A text value of dzong.conf that must fit its field. */
+static dz_code set_text(const char *key, const char *val, char *out, size_t n, dz_err *e)
+{
+    if (strlen(val) >= n)
+        return dz_fail(e, DZ_EINVAL, "%s is longer than %zu characters", key, n - 1);
+    memcpy(out, val, strlen(val) + 1);
+    return DZ_OK;
+}
+
+static dz_code parse_bool(const char *key, const char *val, bool *out, dz_err *e)
+{
+    if (strcmp(val, "true") && strcmp(val, "false"))
+        return dz_fail(e, DZ_EINVAL, "%s must be true or false", key);
+    *out = strcmp(val, "true") == 0;
+    return DZ_OK;
+}
+
+/* The keys of notifications (notify/notify.h); *known false when key is none of them. */
+static dz_code apply_notify_key(dz_config *cfg, const char *key, const char *val, bool *known, dz_err *e)
+{
+    notify_config *n = &cfg->notify;
+    long l = 0;
+    int64_t secs;
+    *known = true;
+    if (strcmp(key, "smtp") == 0) {
+        if (smtp_check_url(val, e) != DZ_OK)
+            return e->code;
+        return set_text(key, val, n->smtp.url, sizeof n->smtp.url, e);
+    } else if (strcmp(key, "smtp_user") == 0) {
+        return set_text(key, val, n->smtp.user, sizeof n->smtp.user, e);
+    } else if (strcmp(key, "smtp_password") == 0) {
+        return set_text(key, val, n->smtp.password, sizeof n->smtp.password, e);
+    } else if (strcmp(key, "smtp_starttls") == 0) {
+        return smtp_tls_parse(val, &n->smtp.tls, e);
+    } else if (strcmp(key, "smtp_insecure") == 0) {
+        return parse_bool(key, val, &n->smtp.insecure, e);
+    } else if (strcmp(key, "smtp_helo") == 0) {
+        return set_text(key, val, n->smtp.helo, sizeof n->smtp.helo, e);
+    } else if (strcmp(key, "smtp_timeout") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs < 1 || secs > 3600)
+            return dz_fail(e, DZ_EINVAL, "smtp_timeout must be from 1 second to 1 hour");
+        n->smtp.timeout_s = (int)secs;
+    } else if (strcmp(key, "mail_from") == 0) {
+        if (!mime_address_ok(val))
+            return dz_fail(e, DZ_EINVAL, "mail_from '%.80s' is not an address (local@domain, ASCII)", val);
+        return set_text(key, val, n->from, sizeof n->from, e);
+    } else if (strcmp(key, "mail_from_name") == 0) {
+        return set_text(key, val, n->from_name, sizeof n->from_name, e);
+    } else if (strcmp(key, "mail_reply_to") == 0) {
+        if (!mime_address_ok(val))
+            return dz_fail(e, DZ_EINVAL, "mail_reply_to '%.80s' is not an address (local@domain, ASCII)", val);
+        return set_text(key, val, n->reply_to, sizeof n->reply_to, e);
+    } else if (strcmp(key, "pgp_sign_key") == 0) {
+        return set_text(key, val, n->sign_key, sizeof n->sign_key, e);
+    } else if (strcmp(key, "pgp_encrypt") == 0) {
+        return parse_bool(key, val, &n->encrypt, e);
+    } else if (strcmp(key, "events_default_tlp") == 0) {
+        return tlp_parse(val, &n->default_tlp, e);
+    } else if (strcmp(key, "notify_max_attempts") == 0) {
+        if (parse_uint(val, 1, 100, &l, e) != DZ_OK)
+            return e->code;
+        n->max_attempts = (int)l;
+    } else if (strcmp(key, "notify_retry_base") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs < 1 || secs > 86400)
+            return dz_fail(e, DZ_EINVAL, "notify_retry_base must be from 1 second to 1 day");
+        n->retry_base_s = (int)secs;
+    } else if (strcmp(key, "notify_attach_max") == 0) {
+        if (parse_uint(val, 1, 1000000, &l, e) != DZ_OK)
+            return e->code;
+        n->attach_max = (int)l;
+    } else if (strcmp(key, "notify_poll") == 0) {
+        if (duration_parse(val, &secs, e) != DZ_OK)
+            return e->code;
+        if (secs < 1 || secs > 3600)
+            return dz_fail(e, DZ_EINVAL, "notify_poll must be from 1 second to 1 hour");
+        cfg->notify_poll = (int)secs;
+    } else if (strcmp(key, "portal_url") == 0) {
+        return set_text(key, val, n->portal_url, sizeof n->portal_url, e);
+    } else if (strcmp(key, "templates_dir") == 0) {
+        return set_path(cfg, key, val, n->templates_dir, sizeof n->templates_dir, e);
+    } else {
+        *known = false;
+    }
     return DZ_OK;
 }
 
@@ -167,10 +258,17 @@ static dz_code apply_key(dz_config *cfg, const char *key, const char *val, int l
             return dz_fail(e, DZ_EINVAL, "fetch_allow_http must be true or false");
         cfg->fetch_allow_http = strcmp(val, "true") == 0;
     } else {
+        bool known;
+        dz_code rc = apply_notify_key(cfg, key, val, &known, e);
+        if (rc != DZ_OK || known)
+            return rc;
         return dz_fail(e, DZ_EINVAL, "unknown key '%.60s' (db, listen, prefix, threads, blocking_threads, body_limit, events_body_limit, session_ttl, "
                                      "cookie_secure, trusted_proxy, access_log, sectors, due.low|medium|high|critical, "
                                      "dedup_window, dedup_fields, spool_dir, spool_interval, spool_mapping, "
-                                     "shadowserver_schema, fetch, fetch_allow_http)", key);
+                                     "shadowserver_schema, fetch, fetch_allow_http, smtp, smtp_user, smtp_password, "
+                                     "smtp_starttls, smtp_insecure, smtp_helo, smtp_timeout, mail_from, mail_from_name, "
+                                     "mail_reply_to, pgp_sign_key, pgp_encrypt, events_default_tlp, notify_max_attempts, "
+                                     "notify_retry_base, notify_attach_max, notify_poll, portal_url, templates_dir)", key);
     }
     return DZ_OK;
 }
@@ -236,6 +334,8 @@ dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", data && *data ? data : "./dzong-data");
     snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "%s/spool", cfg->data_dir);
     cfg->spool_interval = 5;
+    notify_config_defaults(&cfg->notify, cfg->data_dir);
+    cfg->notify_poll = 5;
 
     char path[PATH_MAX + 16];
     bool db_set = false, listen_set = false;
@@ -251,6 +351,19 @@ dz_code config_resolve(const global_opts *g, dz_config *cfg, dz_err *e)
         snprintf(cfg->db_url, sizeof cfg->db_url, "%s", env_db);
     else if (!db_set)
         snprintf(cfg->db_url, sizeof cfg->db_url, "sqlite:%s/dzong.db", cfg->data_dir);
+    /* The relay: --smtp > DZONG_SMTP > dzong.conf; its password may come from DZONG_SMTP_PASSWORD. */
+    const char *env_smtp = getenv("DZONG_SMTP"), *env_smtp_pw = getenv("DZONG_SMTP_PASSWORD");
+    const char *smtp = g->smtp ? g->smtp : (env_smtp && *env_smtp ? env_smtp : NULL);
+    if (smtp && (smtp_check_url(smtp, e) != DZ_OK ||
+                 set_text("--smtp", smtp, cfg->notify.smtp.url, sizeof cfg->notify.smtp.url, e) != DZ_OK))
+        return e->code;
+    if (env_smtp_pw && *env_smtp_pw &&
+        set_text("DZONG_SMTP_PASSWORD", env_smtp_pw, cfg->notify.smtp.password, sizeof cfg->notify.smtp.password,
+                 e) != DZ_OK)
+        return e->code;
+    snprintf(cfg->notify.ticket_prefix, sizeof cfg->notify.ticket_prefix, "%s", cfg->store.id_prefix);
+    if (!cfg->notify.from_name[0])
+        snprintf(cfg->notify.from_name, sizeof cfg->notify.from_name, "%s CIRT", cfg->store.id_prefix);
     const char *listen = g->listen ? g->listen : (env_listen && *env_listen ? env_listen : NULL);
     if (listen && config_parse_listen(listen, &cfg->server, e) != DZ_OK)
         return e->code;

@@ -7,10 +7,13 @@
 #include "cli/cli.h"
 #include "lib/credentials.h"
 #include "lib/embedded.h"
+#include "lib/strbuf.h"
+#include "ingest/ingest.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* cli_files (meson.build): files compiled into the CLI. demo_constituency.json is the constituency,
  * with networks, AS numbers, domains and contacts. */
@@ -79,6 +82,73 @@ static const char *const demo_phases[][4] = {
     {"triage", "analysis", "mitigation", "recovery"},
 };
 
+/*
+ * Early-warning events for the demo constituency, so the first digests have
+ * something to say: what feeds report about hosts in its networks over the
+ * last day, as IntelMQ JSON lines through the real pipeline (classified,
+ * matched to their owners, deduplicated, stored as not yet notified).
+ */
+static const struct {
+    const char *ip, *type, *feed, *extra; /* extra: more IntelMQ fields, JSON members without braces */
+    int port, count;
+} demo_feed_events[] = {
+    {"192.0.2.10", "infected-system", "Shadowserver Sinkhole Events", "\"malware.name\": \"qakbot\"", 443, 3},
+    {"192.0.2.40", "vulnerable-system", "Shadowserver Accessible RDP", "\"protocol.application\": \"rdp\"", 3389, 2},
+    {"192.0.2.70", "infected-system", "Shadowserver Sinkhole Events", "\"malware.name\": \"emotet\"", 8080, 2},
+    {"198.51.100.20", "vulnerable-system", "Shadowserver Vulnerable Exchange", "\"extra.tag\": \"cve-2021-26855\"", 443, 1},
+    {"198.51.100.70", "vulnerable-system", "Shadowserver Accessible SMB", "\"protocol.application\": \"smb\"", 445, 2},
+    {"198.51.100.165", "vulnerable-system", "Shadowserver Accessible Modbus", "\"protocol.application\": \"modbus\"", 502, 1},
+    {"198.51.100.180", "vulnerable-system", "Shadowserver Open DNS Resolvers", "\"protocol.application\": \"dns\"", 53, 1},
+    {"198.51.100.200", "scanner", "Shadowserver Honeypot Brute Force", "\"protocol.application\": \"ssh\", \"tlp\": \"GREEN\"", 22, 3},
+    {"203.0.113.130", "infected-system", "Shadowserver Sinkhole Events", "\"malware.name\": \"mirai\", \"tlp\": \"GREEN\"", 23, 4},
+    {"203.0.113.10", "infected-system", "Shadowserver Sinkhole Events", "\"malware.name\": \"emotet\", \"tlp\": \"GREEN\"", 8080, 2},
+    {"203.0.113.70", "proxy", "Shadowserver Open Proxy", "\"protocol.application\": \"http-proxy\", \"tlp\": \"GREEN\"", 3128, 1},
+    {"198.51.100.100", "vulnerable-system", "Shadowserver Accessible RDP", "\"protocol.application\": \"rdp\"", 3389, 1},
+    {"198.51.100.130", "vulnerable-system", "Shadowserver Accessible VNC", "\"protocol.application\": \"vnc\"", 5900, 1},
+    {"203.0.113.100", "infected-system", "Shadowserver Sinkhole Events", "\"malware.name\": \"agenttesla\", \"tlp\": \"RED\"", 587, 1},
+};
+
+static dz_code demo_events(store *st, dz_err *e)
+{
+    strbuf jl;
+    strbuf_init(&jl);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < sizeof demo_feed_events / sizeof demo_feed_events[0]; i++)
+        for (int k = 0; k < demo_feed_events[i].count; k++) {
+            char when[32];
+            time_t t = now - 3600 * (time_t)(1 + (i * 7 + (size_t)k * 5) % 23);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S+00:00", gmtime(&t));
+            strbuf_printf(&jl,
+                          "{\"time.source\": \"%s\", \"source.ip\": \"%s\", \"source.port\": %d, "
+                          "\"classification.type\": \"%s\", \"feed.name\": \"%s\", \"feed.provider\": "
+                          "\"Shadowserver\", %s}\n",
+                          when, demo_feed_events[i].ip, demo_feed_events[i].port + k, demo_feed_events[i].type,
+                          demo_feed_events[i].feed, demo_feed_events[i].extra);
+        }
+    if (jl.oom) {
+        strbuf_free(&jl);
+        return dz_fail(e, DZ_ENOMEM, "out of memory");
+    }
+    csv_memory mem = {.data = jl.buf, .len = jl.len};
+    ingest_request r = {.parser = feed_parser_find("intelmq"),
+                        .read = csv_read_memory,
+                        .read_arg = &mem,
+                        .size = jl.len,
+                        .kind = "file",
+                        .source = "demo events",
+                        .key = "demo:events"};
+    ingest_summary sum;
+    dz_code rc = store_registry_refresh(st, true, e);
+    if (rc == DZ_OK)
+        rc = ingest_run(st, &r, &sum, e);
+    strbuf_free(&jl);
+    if (rc != DZ_OK)
+        return dz_wrap(e, "demo events");
+    printf("loaded %lld demo feed events (%lld matched to a constituent)\n", (long long)sum.events,
+           (long long)sum.matched);
+    return DZ_OK;
+}
+
 dz_code demo_load(store *st, dz_err *e)
 {
     principal admin;
@@ -137,5 +207,5 @@ dz_code demo_load(store *st, dz_err *e)
     if (store_report_create(st, &admin, &r, &rep, &created, e) != DZ_OK)
         return e->code;
     json_decref(rep);
-    return DZ_OK;
+    return demo_events(st, e);
 }

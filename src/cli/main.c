@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: dzong [--data DIR] [--db URL] COMMAND [ARGS]\n"
+    "usage: dzong [--data DIR] [--db URL] [--smtp URL] COMMAND [ARGS]\n"
     "\n"
     "dzong runs a national CIRT: incident desk, reports, constituents.\n"
     "\n"
@@ -25,15 +25,17 @@ static const char usage[] =
     "  audit verify|list              check or show the hash-chained audit log\n"
     "  jobs list|run                  scheduled jobs: their state, or run the due ones now\n"
     "  db copy SRC_URL DST_URL        copy the deployment into another (empty) database, verified\n"
+    "  notify run|list|show|keys      e-mail digests and incident notices: a round by hand, the outbox, keys\n"
     "  version                        print the version\n"
     "  help [COMMAND]                 this text, or a command's\n"
     "\n"
     "global options (flags > environment > DIR/dzong.conf > defaults):\n"
     "  --data DIR     data directory (DZONG_DATA; default ./dzong-data)\n"
     "  --db URL       database (DZONG_DB; default sqlite:DIR/dzong.db)\n"
-    "  --listen H:P   listen address for serve (DZONG_LISTEN)\n";
+    "  --listen H:P   listen address for serve (DZONG_LISTEN)\n"
+    "  --smtp URL     the mail relay, smtp://HOST:PORT or smtps://... (DZONG_SMTP; dzong.conf smtp)\n";
 
-/* Takes --data/--db/--listen (and --x=v forms) out of argv. */
+/* Takes --data/--db/--listen/--smtp (and --x=v forms) out of argv. */
 static int take_global(int argc, char **argv, global_opts *g)
 {
     static const struct {
@@ -41,11 +43,12 @@ static int take_global(int argc, char **argv, global_opts *g)
         size_t off;
     } opts[] = {{"--data", offsetof(global_opts, data)},
                 {"--db", offsetof(global_opts, db)},
-                {"--listen", offsetof(global_opts, listen)}};
+                {"--listen", offsetof(global_opts, listen)},
+                {"--smtp", offsetof(global_opts, smtp)}};
     int out = 1;
     for (int i = 1; i < argc; i++) {
         bool taken = false;
-        for (size_t k = 0; k < 3 && !taken; k++) {
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0] && !taken; k++) {
             size_t n = strlen(opts[k].name);
             const char **slot = (const char **)((char *)g + opts[k].off);
             if (strcmp(argv[i], opts[k].name) == 0) {
@@ -118,6 +121,8 @@ int main(int argc, char **argv)
         return cmd_jobs(&cfg, argc, argv);
     if (strcmp(cmd, "db") == 0)
         return cmd_db(&cfg, argc, argv);
+    if (strcmp(cmd, "notify") == 0)
+        return cmd_notify(&cfg, argc, argv);
     fprintf(stderr, "dzong: unknown command '%s'\n\n%s", cmd, usage);
     return 2;
 }

@@ -18,6 +18,31 @@ struct scheduler {
     bool stopping;
 };
 
+static notifier *the_notifier;
+static notify_sender *the_sender;
+
+void scheduler_set_notifier(notifier *n, notify_sender *sender)
+{
+    the_notifier = n;
+    the_sender = sender;
+}
+
+/* One digest round (notify.h); what failed for single contacts is in the report, not a job failure. */
+static dz_code run_digests(store *st, dz_err *e)
+{
+    if (!the_notifier)
+        return DZ_OK;
+    notify_digest_report r = {0};
+    dz_code rc = notify_digest_round(the_notifier, st, false, &r, e);
+    if (rc == DZ_OK && r.failed)
+        fprintf(stderr, "dzong: notify.digest: %zu digest%s could not be rendered (see `dzong notify run --dry-run`)\n",
+                r.failed, r.failed == 1 ? "" : "s");
+    if (rc == DZ_OK && r.queued && the_sender)
+        notify_sender_wake(the_sender);
+    notify_digest_report_free(&r);
+    return rc;
+}
+
 /* Runs one job by name; fills err with why it failed. */
 static dz_code run_job(store *st, const char *name, dz_err *e)
 {
@@ -40,6 +65,8 @@ static dz_code run_job(store *st, const char *name, dz_err *e)
         }
         return DZ_OK;
     }
+    if (strcmp(name, "notify.digest") == 0)
+        return run_digests(st, e);
     if (strncmp(name, "fetch.", 6) == 0) /* a download of dzong.conf (jobs/fetch.c) */
         return fetch_run_job(st, name + 6, e);
     return dz_fail(e, DZ_ENOTFOUND, "no job called '%s' in this dzong", name);

@@ -65,7 +65,8 @@ typedef struct notify_digest_report {
     size_t failed;       /* could not be rendered (each named in items) */
     int64_t events;      /* events attached, all digests */
     int64_t withheld;    /* above a contact's TLP ceiling */
-    json_t *items;       /* [{"ticket"|null,"constituent","to","subject","events","withheld","error"?}] */
+    json_t *items;       /* [{"ticket"|null,"constituent","to","subject","events","withheld","signed","encrypted",
+                            "error"? (not rendered), "note"? (sent unencrypted, why; taken by another node)}] */
 } notify_digest_report;
 void notify_digest_report_free(notify_digest_report *r);
 
@@ -78,7 +79,8 @@ dz_code notify_digest_round(notifier *n, store *st, bool dry_run, notify_digest_
 
 typedef struct notify_send_report {
     size_t sent, retried, failed;
-    json_t *items;       /* [{"ticket","to","outcome":"sent|retry|failed","code","error"?}] */
+    json_t *items;       /* [{"ticket","to","outcome":"sent|retry|failed","code","error"?,"in_doubt"?,"note"?}];
+                            dry run: [{"ticket","to","subject","attempts","next_attempt_at"}] */
 } notify_send_report;
 void notify_send_report_free(notify_send_report *r);
 

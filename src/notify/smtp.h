@@ -31,8 +31,9 @@ dz_code smtp_check_url(const char *url, dz_err *e);
 
 typedef enum {
     SMTP_SENT = 0,   /* the relay accepted the message (250 after DATA) */
-    SMTP_TEMPORARY,  /* try again later: 4xx, no connection, timeout, TLS failure */
-    SMTP_PERMANENT,  /* never: 5xx (recipient refused, message refused, auth refused) */
+    SMTP_TEMPORARY,  /* try again later: 4xx, no connection, timeout, TLS failure, AUTH refused or required
+                        (a configuration fix must not lose messages) */
+    SMTP_PERMANENT,  /* never: 5xx to MAIL FROM, RCPT TO, DATA or the message (sender, recipient or message refused) */
 } smtp_outcome;
 
 typedef struct smtp_result {

@@ -60,4 +60,12 @@ void api_ingest_list(http_request *req);
 void api_ingest_get(http_request *req);
 void api_quarantine_list(http_request *req);
 
+/* api_notifications.c */
+void api_notification_list(http_request *req);
+void api_notification_get(http_request *req);
+void api_notification_events(http_request *req);
+void api_notification_message(http_request *req);
+void api_notification_ack(http_request *req);
+void api_incident_notify(http_request *req);
+
 #endif

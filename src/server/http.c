@@ -200,6 +200,8 @@ static enum MHD_Result send_response(http_request *req)
         add_header(resp, "Set-Cookie", req->set_cookie);
     if (req->location[0])
         add_header(resp, "Location", req->location);
+    if (req->disposition[0])
+        add_header(resp, "Content-Disposition", req->disposition);
     if (req->status == 405 && req->allow[0])
         add_header(resp, "Allow", req->allow);
     if (req->status == 401)

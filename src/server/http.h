@@ -58,6 +58,7 @@ typedef struct http_request {
     const char *content_type;
     char *set_cookie;
     char location[128];
+    char disposition[128];           /* Content-Disposition, e.g. attachment; filename="events-X.csv" ("" none) */
     char allow[64];
     int retry_after;
     bool responded;

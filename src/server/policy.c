@@ -22,6 +22,10 @@ static const unsigned allowed[] = {
     [ACT_EVENT_READ] = EVERYONE,
     [ACT_EVENT_WRITE] = STAFF,
     [ACT_INGEST_READ] = STAFF,
+    [ACT_NOTIFICATION_READ] = EVERYONE,
+    [ACT_NOTIFICATION_MESSAGE] = STAFF,
+    [ACT_NOTIFICATION_ACK] = R(ROLE_CONSTITUENT) | R(ROLE_PARTNER),
+    [ACT_INCIDENT_NOTIFY] = R(ROLE_ADMIN) | R(ROLE_COORDINATOR) | R(ROLE_HANDLER),
 };
 
 bool policy_allows(const principal *who, policy_action act)

@@ -18,6 +18,10 @@
  * feed events read      all   all   all     all      own        own
  * feed events submit     y     y     y       y        -          -
  * ingests, quarantine    y     y     y       y        -          -
+ * notifications read    all   all   all     all      own        own
+ * notification message   y     y     y       y        -          -
+ * notification ack       -     -     -       -       own        own
+ * incident notify        y     y     y       -        -          -
  *
  * "-RED": TLP:RED incidents are visible only to their assignee, coordinators
  * and admins. Feed events "own": the events matched to the user's
@@ -47,6 +51,10 @@ typedef enum {
     ACT_EVENT_READ,
     ACT_EVENT_WRITE,
     ACT_INGEST_READ,
+    ACT_NOTIFICATION_READ,    /* list, one, a digest's events (own organisation's: policy_org_filter) */
+    ACT_NOTIFICATION_MESSAGE, /* the message as queued */
+    ACT_NOTIFICATION_ACK,     /* the recipient organisation's users; the CIRT never acknowledges for them */
+    ACT_INCIDENT_NOTIFY,      /* send a notice of an incident to its affected constituents */
 } policy_action;
 
 bool policy_allows(const principal *who, policy_action act);

@@ -28,6 +28,7 @@ const route api_routes[] = {
     {"GET", "/api/v1/incidents/{id}/timeline", api_timeline_list, 0},
     {"GET", "/api/v1/incidents/{id}/reports", api_incident_reports, 0},
     {"POST", "/api/v1/incidents/{id}/reports", api_incident_link_report, 0},
+    {"POST", "/api/v1/incidents/{id}/notify", api_incident_notify, 0},
     {"GET", "/api/v1/taxonomy", api_taxonomy, 0},
 
     {"GET", "/api/v1/reports", api_report_list, 0},
@@ -54,5 +55,11 @@ const route api_routes[] = {
     {"GET", "/api/v1/ingests", api_ingest_list, 0},
     {"GET", "/api/v1/ingests/{id}", api_ingest_get, 0},
     {"GET", "/api/v1/ingests/{id}/quarantine", api_quarantine_list, 0},
+
+    {"GET", "/api/v1/notifications", api_notification_list, 0},
+    {"GET", "/api/v1/notifications/{ticket}", api_notification_get, 0},
+    {"GET", "/api/v1/notifications/{ticket}/events", api_notification_events, 0},
+    {"GET", "/api/v1/notifications/{ticket}/message", api_notification_message, 0},
+    {"POST", "/api/v1/notifications/{ticket}/ack", api_notification_ack, 0},
     {0},
 };

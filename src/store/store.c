@@ -516,16 +516,26 @@ dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e)
 
 dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *e)
 {
+    return store_next_seq_n(d, kind, year, 1, out, e);
+}
+
+dz_code store_next_seq_n(db *d, const char *kind, int year, int64_t n, int64_t *last, dz_err *e)
+{
     db_stmt *st;
-    if (db_prepare(d, "INSERT INTO id_sequences(kind, year, last) VALUES (?, ?, 1) "
-                      "ON CONFLICT (kind, year) DO UPDATE SET last = id_sequences.last + 1 RETURNING last",
+    if (n < 1)
+        return dz_fail(e, DZ_EINVAL, "sequence %s: at least one number must be taken", kind);
+    if (db_prepare(d, "INSERT INTO id_sequences(kind, year, last) VALUES (?, ?, ?) "
+                      "ON CONFLICT (kind, year) DO UPDATE SET last = id_sequences.last + CAST(? AS BIGINT) "
+                      "RETURNING last",
                    &st, e) != DZ_OK)
         return e->code;
     db_bind_text(st, 1, kind);
     db_bind_int(st, 2, year);
+    db_bind_int(st, 3, n);
+    db_bind_int(st, 4, n);
     int rc = db_step(st, e);
     if (rc == DB_ROW)
-        *out = db_col_int(st, 0);
+        *last = db_col_int(st, 0);
     db_reset(st);
     return rc == DB_ROW ? DZ_OK : rc == DB_ERROR ? e->code : dz_fail(e, DZ_EDB, "sequence %s gave no value", kind);
 }

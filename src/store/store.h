@@ -181,7 +181,7 @@ typedef struct store_batch_result {
  * remembered; refused rows go to the quarantine; daily counts grow; the
  * ingest's checkpoint moves to b->checkpoint and its lease is renewed.
  * DZ_ECONFLICT, writing nothing, when node no longer holds the ingest.
- * Events with a constituent are stored as not yet notified.
+ * Events with a constituent reach its contacts' next digests (their watermarks).
  */
 dz_code store_events_commit(store *s, int64_t ingest_id, const char *node, const event_batch *b,
                             store_batch_result *out, dz_err *e);

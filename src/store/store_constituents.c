@@ -1289,26 +1289,29 @@ static dz_code delete_tx(store *s, db *d, void *arg, dz_err *e)
                       "(SELECT COUNT(*) FROM incident_constituents WHERE constituent_id = ?), "
                       "(SELECT COUNT(*) FROM reports WHERE constituent_id = ? OR created_by_org = ?), "
                       "(SELECT COUNT(*) FROM constituents WHERE parent_id = ?), "
-                      "(SELECT name FROM constituents WHERE id = ?)", &st, e) != DZ_OK)
+                      "(SELECT name FROM constituents WHERE id = ?), "
+                      "(SELECT COUNT(*) FROM notifications WHERE org_id = ?)", &st, e) != DZ_OK)
         return e->code;
-    for (int i = 1; i <= 6; i++)
+    for (int i = 1; i <= 7; i++)
         db_bind_int(st, i, id);
-    int64_t n[4] = {0, 0, 0, 0};
+    int64_t n[5] = {0, 0, 0, 0, 0};
     char name[301] = "";
     int r = db_step(st, e);
     if (r == DB_ROW) {
         for (int i = 0; i < 4; i++)
             n[i] = db_col_int(st, i);
         snprintf(name, sizeof name, "%s", db_col_text(st, 4) ? db_col_text(st, 4) : "");
+        n[4] = db_col_int(st, 5);
     }
     db_reset(st);
     if (r != DB_ROW)
         return r == DB_ERROR ? e->code : dz_fail(e, DZ_EDB, "reference count returned no row");
-    if (n[0] || n[1] || n[2] || n[3]) {
-        static const char *const what[4][2] = {{"user", "users"},
+    if (n[0] || n[1] || n[2] || n[3] || n[4]) {
+        static const char *const what[5][2] = {{"user", "users"},
                                                {"incident", "incidents"},
                                                {"report", "reports"},
-                                               {"member organisation", "member organisations"}};
+                                               {"member organisation", "member organisations"},
+                                               {"notification", "notifications"}};
         strbuf why;
         strbuf_init(&why);
         for (int i = 0; i < 4; i++)
@@ -1322,6 +1325,8 @@ static dz_code delete_tx(store *s, db *d, void *arg, dz_err *e)
             db_reset(st);
             strbuf_puts(&why, n[3] > 5 ? ", ...)" : ")");
         }
+        if (n[4])
+            strbuf_printf(&why, "%s%" PRId64 " %s", why.len ? ", " : "", n[4], what[4][n[4] != 1]);
         dz_fail(e, DZ_ECONFLICT, "constituent '%s' is still referred to by %s: move or delete those first",
                 c->short_name, why.buf ? why.buf : "");
         strbuf_free(&why);
@@ -1332,6 +1337,7 @@ static dz_code delete_tx(store *s, db *d, void *arg, dz_err *e)
         "DELETE FROM constituent_asns WHERE constituent_id = ?",
         "DELETE FROM constituent_domains WHERE constituent_id = ?",
         "DELETE FROM constituent_contacts WHERE constituent_id = ?",
+        "DELETE FROM notify_cursors WHERE org_id = ?", /* the digest watermarks (their foreign key cascades too) */
         "DELETE FROM constituents WHERE id = ?",
     };
     for (size_t i = 0; i < sizeof del / sizeof *del; i++)

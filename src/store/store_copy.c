@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define PAGE_ROWS 500 /* rows per keyset page: the PostgreSQL driver fetches a result whole */
-#define MAX_COLS 24
+#define MAX_COLS 40
 #define MAX_KEYS 5
 
 typedef struct copy_table {
@@ -38,7 +38,7 @@ typedef struct copy_table {
 } copy_table;
 
 /*
- * Every table of the schema (migrations 0001..0006), parents before children.
+ * Every table of the schema (migrations 0001..0007), parents before children.
  * schema_version is not copied: the destination has its own, from migrating.
  * copy checks that each database holds exactly these tables with exactly
  * these many columns, so a migration that adds a table or a column and
@@ -96,7 +96,7 @@ static const copy_table COPY_TABLES[] = {
      {"id"}, 0, true, NULL, false},
     {"events",
      {"id", "ingest_id", "line", "stored_at", "time_source", "feed", "taxonomy", "type", "identifier", "ip4", "ip6",
-      "asn", "constituent_id", "notified_at", "doc"},
+      "asn", "constituent_id", "doc"},
      {"id"}, 0, true, NULL, false},
     {"event_dedup", {"hash", "first_seen"}, {"hash"}, 0, false, NULL, false},
     {"event_quarantine", {"id", "ingest_id", "line", "reason", "raw", "created_at"}, {"id"}, 0, true, NULL, false},
@@ -106,6 +106,16 @@ static const copy_table COPY_TABLES[] = {
     {"feed_fetch",
      {"name", "url", "etag", "last_modified", "last_status", "last_fetched_at", "last_error", "last_ingest_id"},
      {"name"}, 1, false, NULL, false},
+    /* notifications and their outbox, and the digest watermark per contact (0007) */
+    {"notifications",
+     {"id", "ticket", "kind", "org_id", "recipient", "recipient_name", "subject", "message", "message_id",
+      "language", "format", "tlp", "is_signed", "is_encrypted", "incident_id", "after_id", "upto_id", "events",
+      "withheld", "period_from", "period_to", "summary", "status", "attempts", "next_attempt_at", "node",
+      "lease_until", "smtp_code", "last_error", "in_doubt", "created_at", "sent_at", "acknowledged_at",
+      "acknowledged_by"},
+     {"id"}, 0, true, NULL, false},
+    {"notify_cursors", {"org_id", "email", "last_event_id", "last_digest_at"}, {"org_id", "email"}, 2, false, NULL,
+     false},
 };
 #define N_TABLES (sizeof COPY_TABLES / sizeof COPY_TABLES[0])
 _Static_assert(N_TABLES <= STORE_COPY_MAX_TABLES, "raise STORE_COPY_MAX_TABLES");

@@ -22,33 +22,39 @@ typedef struct {
     int64_t note_id;
 } child_ctx;
 
+dz_code incident_note_insert(db *d, const incident_row *r, int64_t now, const char *author, const char *body,
+                             bool shared, int64_t *note_id, dz_err *e)
+{
+    db_stmt *st;
+    dz_code rc = db_prepare(d, "INSERT INTO incident_notes(incident_id, author, body, shared, created_at) "
+                               "VALUES (?, ?, ?, ?, ?) RETURNING id", &st, e);
+    if (rc == DZ_OK) {
+        db_bind_int(st, 1, r->id);
+        db_bind_text(st, 2, author);
+        db_bind_text(st, 3, body);
+        db_bind_int(st, 4, shared);
+        db_bind_int(st, 5, now);
+        rc = db_step(st, e) == DB_ROW ? DZ_OK : e->code ? e->code : DZ_EDB;
+        *note_id = db_col_int(st, 0);
+        db_reset(st);
+    }
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%" PRId64, *note_id);
+    if (rc == DZ_OK)
+        rc = incident_timeline_add(d, r->id, now, author, "note", shared ? "shared" : "internal", NULL, idtext, e);
+    if (rc == DZ_OK)
+        rc = incident_touch(d, r->id, now, e);
+    return rc;
+}
+
 static dz_code note_add_tx(store *s, db *d, void *arg, dz_err *e)
 {
     child_ctx *c = arg;
     incident_row r;
     int64_t now = store_now(s);
-    db_stmt *st;
     if (incident_row_load(d, c->scope, c->public_id, &r, e) != DZ_OK)
         return e->code;
-    dz_code rc = db_prepare(d, "INSERT INTO incident_notes(incident_id, author, body, shared, created_at) "
-                               "VALUES (?, ?, ?, ?, ?) RETURNING id", &st, e);
-    if (rc == DZ_OK) {
-        db_bind_int(st, 1, r.id);
-        db_bind_text(st, 2, c->who->username);
-        db_bind_text(st, 3, c->note->body);
-        db_bind_int(st, 4, c->note->shared);
-        db_bind_int(st, 5, now);
-        rc = db_step(st, e) == DB_ROW ? DZ_OK : e->code ? e->code : DZ_EDB;
-        c->note_id = db_col_int(st, 0);
-        db_reset(st);
-    }
-    char idtext[24];
-    snprintf(idtext, sizeof idtext, "%" PRId64, c->note_id);
-    if (rc == DZ_OK)
-        rc = incident_timeline_add(d, r.id, now, c->who->username, "note", c->note->shared ? "shared" : "internal", NULL,
-                          idtext, e);
-    if (rc == DZ_OK)
-        rc = incident_touch(d, r.id, now, e);
+    dz_code rc = incident_note_insert(d, &r, now, c->who->username, c->note->body, c->note->shared, &c->note_id, e);
     if (rc == DZ_OK)
         rc = store_audit_append(d, now, c->who->username, "incident.note", r.public_id,
                                 json_pack("{s:I, s:b}", "note", (json_int_t)c->note_id, "shared", c->note->shared), e);

@@ -22,6 +22,13 @@ void incident_row_free(incident_row *r);
 /* Appends one timeline entry. */
 dz_code incident_timeline_add(db *d, int64_t incident_id, int64_t at, const char *actor, const char *kind,
                               const char *field, const char *old_value, const char *new_value, dz_err *e);
+/*
+ * Adds a note to r (loaded in this transaction) by author: the note, its
+ * timeline entry and updated_at. No audit entry: the caller writes its own
+ * (incident.note, or incident.notify for a notice's shared note).
+ */
+dz_code incident_note_insert(db *d, const incident_row *r, int64_t now, const char *author, const char *body,
+                             bool shared, int64_t *note_id, dz_err *e);
 /* Sets updated_at. */
 dz_code incident_touch(db *d, int64_t incident_id, int64_t now, dz_err *e);
 /* The wire JSON of public_id as scope sees it; with_metrics adds time-to-triage/close. */

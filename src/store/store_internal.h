@@ -15,6 +15,8 @@ const store_settings *store_get_settings(store *s);
 
 /* Next number of a per-year sequence ("I" incidents, "R" reports). */
 dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *e);
+/* Takes n (>= 1) numbers of it at once: *last is the highest, the first is *last - n + 1. */
+dz_code store_next_seq_n(db *d, const char *kind, int year, int64_t n, int64_t *last, dz_err *e);
 /* Appends one chained entry to the audit log. detail may be NULL ({}). Steals detail. */
 dz_code store_audit_append(db *d, int64_t now, const char *actor, const char *action, const char *object,
                            json_t *detail, dz_err *e);

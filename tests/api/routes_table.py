@@ -24,6 +24,7 @@ ROUTES = [
     ("GET", "/api/v1/incidents/{id}/timeline", False),
     ("GET", "/api/v1/incidents/{id}/reports", False),
     ("POST", "/api/v1/incidents/{id}/reports", False),
+    ("POST", "/api/v1/incidents/{id}/notify", False),
     ("GET", "/api/v1/taxonomy", False),
     ("GET", "/api/v1/reports", False),
     ("POST", "/api/v1/reports", False),
@@ -47,6 +48,11 @@ ROUTES = [
     ("GET", "/api/v1/ingests", False),
     ("GET", "/api/v1/ingests/{id}", False),
     ("GET", "/api/v1/ingests/{id}/quarantine", False),
+    ("GET", "/api/v1/notifications", False),
+    ("GET", "/api/v1/notifications/{ticket}", False),
+    ("GET", "/api/v1/notifications/{ticket}/events", False),
+    ("GET", "/api/v1/notifications/{ticket}/message", False),
+    ("POST", "/api/v1/notifications/{ticket}/ack", False),
 ]
 
 _ROUTE_LINE = re.compile(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"\s*,\s*(\w+)\s*,\s*([^}]*?)\s*\}')

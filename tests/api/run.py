@@ -45,6 +45,7 @@ import test_ingest  # noqa: E402,F401
 import test_events  # noqa: E402,F401
 import test_feeds_inputs  # noqa: E402,F401
 import test_problems  # noqa: E402,F401
+import test_notifications_api  # noqa: E402,F401
 import test_keepalive  # noqa: E402,F401
 import test_nodes  # noqa: E402,F401  (PostgreSQL only)
 import test_durability  # noqa: E402,F401
@@ -73,6 +74,9 @@ def setup(ctx):
     ctx.add_user("pa", "partner", "certx")
     ctx.add_user("lockme", "handler")
     ctx.add_user("victim", "analyst")
+    # notifications are configured (serve creates the notifier); no relay answers, so nothing is delivered
+    with open(os.path.join(ctx.data, "dzong.conf"), "a") as f:
+        f.write("mail_from = cirt@example.bt\n")
     ctx.start_server()
 
 

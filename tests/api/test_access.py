@@ -19,6 +19,10 @@ audit log              y     y     -       -        -          -
 feed events read      all   all   all     all      own        own
 feed events submit     y     y     y       y        -          -
 ingests, quarantine    y     y     y       y        -          -
+notifications read    all   all   all     all      own        own
+notification message   y     y     y       y        -          -
+notification ack       -     -     -       -       own        own
+incident notify        y     y     y       -        -          -
 """
 import json
 from urllib.parse import urlencode
@@ -138,6 +142,45 @@ def ingest_path(suffix=""):
     return lambda ctx, role: ("/api/v1/ingests/%d%s" % (event_fixture(ctx).ingest, suffix), None)
 
 
+class NoticeFixture:
+    """An incident of orga and certx with one notice to each (the suite's dzong.conf has mail_from)."""
+    inc = None
+    ticket_of = {}  # short name -> ticket
+
+
+# One contact per organisation, digests never (so the scheduler queues none of its own).
+NOTICE_CONTACTS = {"orga": "abuse@orga.example", "orgb": "abuse@orgb.example", "certx": "soc@certx.example"}
+
+
+def notice_contacts(ctx):
+    for org, email in NOTICE_CONTACTS.items():
+        ctx.expect(200, "PATCH", "/api/v1/constituents/" + org, "admin",
+                   body={"contacts": [{"name": "Abuse desk", "email": email, "notify_interval": "never",
+                                       "max_tlp": "AMBER"}]})
+
+
+def notice_fixture(ctx):
+    f = NoticeFixture
+    if f.inc is None:
+        notice_contacts(ctx)
+        f.inc = ctx.create_incident(title="Notice matrix " + ctx.tag, constituents=["orga", "certx"], tlp="GREEN")["id"]
+        out = ctx.expect(201, "POST", "/api/v1/incidents/%s/notify" % f.inc, "admin",
+                         body={"constituents": ["orga", "certx"], "text": "matrix notice " + ctx.tag}).json
+        f.ticket_of = {n["constituent"]: n["ticket"] for n in out["queued"]}
+        check(set(f.ticket_of) == {"orga", "certx"}, "matrix notices queued for %r" % f.ticket_of)
+    return f
+
+
+def own_notice(suffix=""):
+    return lambda ctx, role: ("/api/v1/notifications/%s%s" % (notice_fixture(ctx).ticket_of[OWN_ORG.get(role, "orga")],
+                                                             suffix), None)
+
+
+def fresh_notice(ctx, role):
+    return "/api/v1/incidents/%s/notify" % notice_fixture(ctx).inc, {"constituents": ["orga"],
+                                                                   "text": "matrix notice by %s" % role}
+
+
 def login_body(ctx, role):
     u = ctx.users[USER_OF[role] if role else "h2"]
     return "/api/v1/session", {"username": u.name, "password": u.password}
@@ -210,6 +253,12 @@ MATRIX = {
     ("GET", "/api/v1/ingests"): (static("/api/v1/ingests"), expected(200, STAFF)),
     ("GET", "/api/v1/ingests/{id}"): (ingest_path(), expected(200, STAFF)),
     ("GET", "/api/v1/ingests/{id}/quarantine"): (ingest_path("/quarantine"), expected(200, STAFF)),
+    ("POST", "/api/v1/incidents/{id}/notify"): (fresh_notice, expected(201, ("admin", "coordinator", "handler"))),
+    ("GET", "/api/v1/notifications"): (static("/api/v1/notifications"), expected(200, EVERYONE)),
+    ("GET", "/api/v1/notifications/{ticket}"): (own_notice(), expected(200, EVERYONE)),
+    ("GET", "/api/v1/notifications/{ticket}/events"): (own_notice("/events"), expected(200, EVERYONE)),
+    ("GET", "/api/v1/notifications/{ticket}/message"): (own_notice("/message"), expected(200, STAFF)),
+    ("POST", "/api/v1/notifications/{ticket}/ack"): (own_notice("/ack"), expected(200, ("constituent", "partner"))),
 }
 
 

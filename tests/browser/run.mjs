@@ -120,6 +120,8 @@ async function startServer() {
   const registryFile = path.join(tmp, 'registry.json');
   fs.writeFileSync(registryFile, JSON.stringify(registry()));
   dz(['constituents', 'import', registryFile]);
+  // Notifications configured: serve creates the notifier (nothing is delivered: no relay answers).
+  fs.appendFileSync(path.join(dataDir, 'dzong.conf'), 'mail_from = cirt@example.bt\n');
   dz(['user', 'add', HANDLER.username, '--role', 'handler', '--password-stdin'], `${HANDLER.password}\n`);
   dz(['user', 'add', COORDINATOR.username, '--role', 'coordinator', '--password-stdin'], `${COORDINATOR.password}\n`);
   dz(['user', 'add', ADMIN.username, '--role', 'admin', '--password-stdin'], `${ADMIN.password}\n`);
@@ -287,7 +289,7 @@ async function main() {
     }
   }
 
-  const state = { id: null, xssId: null, otherIds: [], powerEventId: null };
+  const state = { id: null, xssId: null, otherIds: [], powerEventId: null, ticket: null };
   const marker = `m${Date.now().toString(36)}`;
 
   try {
@@ -884,6 +886,136 @@ async function main() {
         await waitText(page, '.page-error', 'no event');
       });
       assert(!(await page.locator('#main').textContent()).includes('203.0.113.20'), 'another organisation\'s event is shown');
+    });
+
+    await scenario(page, 'notifications: a handler notifies the bank from the incident page; the bank acknowledges; the handler sees it', async () => {
+      await logout(page);
+      await login(page, HANDLER);
+      await page.goto(`${base}/#/incidents/${state.id}`);
+      await page.waitForSelector('#notify-form');
+      const boxes = await page.locator('#notify-constituents input[type=checkbox]').evaluateAll((l) => l.map((b) => b.value));
+      assert(boxes.join(',') === 'bank', `the form offers the affected constituents only: ${boxes}`);
+      await page.uncheck('#notify-constituents input[value="bank"]');
+      await page.fill('#notify-text', `Please reset the affected accounts ${marker}`);
+      await page.click('#notify-send');
+      await waitText(page, '#notify-error', 'Choose at least one constituent');
+      await page.check('#notify-constituents input[value="bank"]');
+      // the server's refusal is shown as it says it, and the input stays
+      const long = 'x'.repeat(20001);
+      await page.fill('#notify-text', long);
+      await expectingFailure(`/api/v1/incidents/${state.id}/notify`, async () => {
+        await page.click('#notify-send');
+        await waitText(page, '#notify-error', "field 'text' is too long");
+      });
+      assert((await page.inputValue('#notify-text')).length === long.length, 'the text was lost after a refusal');
+      assert(await page.isChecked('#notify-constituents input[value="bank"]'), 'the choice was lost after a refusal');
+      const notice = `Please reset the affected accounts and confirm ${marker}`;
+      await page.fill('#notify-subject', `Phishing wave: action needed ${marker}`);
+      await page.fill('#notify-text', notice);
+      await page.click('#notify-send');
+      const item = page.locator('#notify-queued li[data-constituent="bank"]');
+      await item.waitFor();
+      state.ticket = await item.getAttribute('data-ticket');
+      assert(/-N-\d{4}-\d+$/.test(state.ticket || ''), `unexpected ticket "${state.ticket}"`);
+      assert((await item.textContent()).includes('soc@bank.example'), `queued item: ${await item.textContent()}`);
+      assert(await page.isHidden('#notify-error'), 'an error is still shown after sending');
+      await page.waitForSelector(`#note-list li[data-visibility="shared"]:has-text("${notice}")`);
+      await waitText(page, '#timeline-list', 'added a shared note');
+      await page.screenshot({ path: path.join(tmp, 'notify.png'), fullPage: true });
+      // the handler's list: the new notice, not acknowledged
+      await page.click('#nav-notifications');
+      const row = page.locator(`#notification-table tr[data-ticket="${state.ticket}"]`);
+      await row.waitFor();
+      const rowText = await row.textContent();
+      for (const want of ['incident', 'bank', 'soc@bank.example', 'not yet']) assert(rowText.includes(want), `list row lacks "${want}": ${rowText}`);
+      await page.screenshot({ path: path.join(tmp, 'notifications.png') });
+      await page.click('#n-unacked');
+      await until('the unacknowledged filter', async () => page.url().includes('acknowledged=false'));
+      await row.waitFor();
+
+      await logout(page);
+      await login(page, CONSTITUENT);
+      await page.click('#nav-notifications');
+      await page.waitForSelector(`#notification-table tr[data-ticket="${state.ticket}"]`);
+      assert(await page.locator('#n-constituent, #n-unacked').count() === 0, 'a constituent is offered staff filters');
+      await page.click(`#notification-table tr[data-ticket="${state.ticket}"] a`);
+      await page.waitForSelector('#notification-page[data-acknowledged="false"]');
+      await waitText(page, '#notification-subject', `Phishing wave: action needed ${marker}`);
+      assert(await page.locator('#download-message').count() === 0, 'a constituent is offered the raw message');
+      await page.click('#ack-button');
+      await page.waitForSelector('#notification-page[data-acknowledged="true"]');
+      await waitText(page, '#ack-text', `Acknowledged by ${CONSTITUENT.username}`);
+      await page.reload();
+      await waitText(page, '#ack-text', `Acknowledged by ${CONSTITUENT.username}`);
+      assert(await page.locator('#ack-button').count() === 0, 'still offered "Acknowledge" after acknowledging');
+
+      await logout(page);
+      await login(page, HANDLER);
+      await page.goto(`${base}/#/notifications?acknowledged=false`);
+      await page.waitForSelector('#notification-table tbody tr');
+      assert(await page.locator(`#notification-table tr[data-ticket="${state.ticket}"]`).count() === 0, 'an acknowledged notice is listed as unacknowledged');
+      await page.click('#n-reset');
+      const acked = page.locator(`#notification-table tr[data-ticket="${state.ticket}"][data-acknowledged="true"]`);
+      await acked.waitFor();
+      assert((await acked.textContent()).includes(CONSTITUENT.username), 'the list does not say who acknowledged');
+      await page.goto(`${base}/#/notifications/${state.ticket}`);
+      await waitText(page, '#ack-text', `Acknowledged by ${CONSTITUENT.username}`);
+      assert(await page.locator('#ack-button').count() === 0, 'staff are offered "Acknowledge"');
+      await page.screenshot({ path: path.join(tmp, 'notification.png') });
+    });
+
+    await scenario(page, "notifications: a constituent sees neither another organisation's notice in its list nor at its address", async () => {
+      const [powerInc] = await seed(page, [{ title: `Power outage scan ${marker}`, severity: 'medium', tlp: 'GREEN', constituents: ['power'] }]);
+      const out = await page.evaluate(async ([iid, text]) => {
+        const who = await (await fetch('/api/v1/session')).json();
+        const r = await fetch(`/api/v1/incidents/${encodeURIComponent(iid)}/notify`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': who.csrf_token },
+          body: JSON.stringify({ constituents: ['power'], text }),
+        });
+        return { status: r.status, body: await r.json() };
+      }, [powerInc, `Check your grid controllers ${marker}`]);
+      assert(out.status === 201 && out.body.queued.length === 1, `notify power: ${JSON.stringify(out)}`);
+      const powerTicket = out.body.queued[0].ticket;
+      await logout(page);
+      await login(page, CONSTITUENT);
+      await page.click('#nav-notifications');
+      await page.waitForSelector(`#notification-table tr[data-ticket="${state.ticket}"]`);
+      assert(await page.locator(`#notification-table tr[data-ticket="${powerTicket}"]`).count() === 0, "the bank's list shows the power utility's notice");
+      assert(!(await textOf(page, '#notification-table')).includes('control@power.example'), "the bank's list shows the power utility's address");
+      await expectingFailure(`/api/v1/notifications/${powerTicket}`, async () => {
+        await page.goto(`${base}/#/notifications/${powerTicket}`);
+        await page.waitForSelector('.page-error');
+      });
+      const main = await textOf(page, '#main');
+      assert(/not found|no notification/i.test(main), `the detail should say not found: ${main}`);
+      assert(!main.includes('grid controllers') && !main.includes('control@power.example'), 'another organisation\'s notice is shown');
+    });
+
+    await scenario(page, "notifications: the bank pulls its digest's events as CSV and JSON instead of reading the mail", async () => {
+      const out = dz(['notify', 'run', '--queue-only']);
+      assert(/queued/.test(out), `dzong notify run --queue-only: ${out}`);
+      await page.goto(`${base}/#/notifications?kind=digest`);
+      const row = page.locator('#notification-table tbody tr[data-ticket]');
+      await row.first().waitFor();
+      assert(await row.count() === 1, `the bank should have one digest, not ${await row.count()}`);
+      const ticket = await row.first().getAttribute('data-ticket');
+      await row.first().locator('a').click();
+      await page.waitForSelector('#notification-page[data-kind="digest"]');
+      await waitText(page, '#notification-summary', 'infected-system');
+      const pull = async (sel) => {
+        const [dl] = await Promise.all([page.waitForEvent('download'), page.click(sel)]);
+        return { name: dl.suggestedFilename(), text: fs.readFileSync(await dl.path(), 'utf8') };
+      };
+      const csv = await pull('#download-csv');
+      assert(csv.name === `events-${ticket}.csv`, `CSV file name ${csv.name}`);
+      assert(csv.text.startsWith('classification.') || csv.text.includes('source.ip'), `CSV header: ${csv.text.slice(0, 200)}`);
+      assert(csv.text.includes('203.0.113.5') && csv.text.includes('203.0.113.6'), `the bank's events are missing from the CSV: ${csv.text.slice(0, 400)}`);
+      assert(!csv.text.includes('203.0.113.20'), "another organisation's event is in the bank's CSV");
+      const json = await pull('#download-json');
+      assert(json.name === `events-${ticket}.json`, `JSON file name ${json.name}`);
+      const evs = JSON.parse(json.text);
+      assert(Array.isArray(evs) && evs.length === 2 && evs.every((e) => String(e['source.ip']).startsWith('203.0.113.')), `JSON events: ${json.text.slice(0, 300)}`);
     });
 
     await scenario(page, 'no JavaScript errors or CSP violations', async () => {

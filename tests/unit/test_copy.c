@@ -274,6 +274,54 @@ static void populate_events(store *s)
     strbuf_free(&b.text);
 }
 
+/* Notifications: a digest (its watermark) that was sent, an incident notice acknowledged, one still queued. */
+static const char NOTE_MSG[] = "From: cirt@example.bt\r\nSubject: =?UTF-8?Q?=C3=BC?=\r\n\r\ntab\there \\ \"q\" \u00fcber\r\n";
+
+static notify_new copy_notice(const char *kind, const char *ticket, int64_t org, const char *incident)
+{
+    static char mid[4][64];
+    static int k;
+    char *m = mid[k++ % 4];
+    snprintf(m, 64, "<%s@cirt.example.bt>", ticket);
+    notify_new n = {.kind = kind, .ticket = ticket, .message_id = m, .org_id = org, .recipient = "soc@bank.example.bt",
+                    .subject = "Druk \u00fcber \"digest\"", .message = NOTE_MSG, .message_len = sizeof NOTE_MSG - 1,
+                    .language = "en", .format = "csv", .tlp = "AMBER+STRICT", .is_signed = true, .incident = incident};
+    if (strcmp(kind, "digest") == 0) {
+        n.after_id = 0;
+        n.upto_id = 3;
+        n.events = 2;
+        n.withheld = 1;
+        n.period_from = T0 - 3600;
+        n.period_to = T0;
+        n.summary_json = "{\"by_type\":[{\"taxonomy\":\"vulnerable\",\"type\":\"vulnerable-system\",\"count\":2}]}";
+    }
+    return n;
+}
+
+static void populate_notifications(store *s, const char *incident, const principal *handler, const principal *dorji)
+{
+    dz_err e = {0};
+    int64_t druk;
+    assert_dz_ok(store_constituent_id(s, "druk-bank", &druk, &e), e);
+    notify_new d = copy_notice("digest", "BTCIRT-N-2026-000001", druk, NULL);
+    notify_queue_result r;
+    assert_dz_ok(store_notify_queue(s, handler, &d, 1, NULL, &r, &e), e);
+    assert_int_equal(r.queued, 1);
+    notify_new two[2] = {copy_notice("incident", "BTCIRT-N-2026-000002", druk, incident),
+                         copy_notice("incident", "BTCIRT-N-2026-000003", druk, incident)};
+    two[1].recipient_name = "Second \u00fc";
+    notify_incident_note note = {.incident = incident, .text = "notified the bank", .scope = &ALL};
+    assert_dz_ok(store_notify_queue(s, handler, two, 2, &note, &r, &e), e);
+    outbox_item *items;
+    size_t n;
+    assert_dz_ok(store_outbox_claim(s, "host:1", 2, 60, NULL, 0, &items, &n, &e), e);
+    assert_int_equal(n, 2);
+    assert_dz_ok(store_outbox_record(s, items[0].id, "host:1", OUTBOX_SENT, 250, NULL, 0, &e), e);
+    assert_dz_ok(store_outbox_record(s, items[1].id, "host:1", OUTBOX_RETRY, 421, "421 busy", T0 + 900, &e), e);
+    outbox_items_free(items, n);
+    assert_dz_ok(store_notification_ack(s, dorji, "BTCIRT-N-2026-000002", NULL, &e), e);
+}
+
 /* A deployment with something in every table, through the store API, then bulk rows straight into SQLite. */
 static void populate(const char *url, const char *path)
 {
@@ -335,8 +383,9 @@ static void populate(const char *url, const char *path)
     free(r2);
     merge(s, &tashi, f, c); /* c.duplicate_of = f, a later row: the copy must not need it earlier */
     merge(s, &tashi, a, d);
-    free(a), free(b), free(c), free(d), free(f);
     populate_events(s);
+    populate_notifications(s, a, &tashi, &dorji);
+    free(a), free(b), free(c), free(d), free(f);
     store_close(s);
 
     /* bulk: several pages of a composite key with a text part, and of a text key */
@@ -440,7 +489,7 @@ static void views(store *s, char **out, size_t n_out)
         out[k++] = dump(all);
     }
     json_decref(items);
-    assert_true(k + 9 <= n_out);
+    assert_true(k + 10 <= n_out);
     assert_dz_ok(store_report_list(s, 0, NULL, 500, NULL, &o, &e), e);
     out[k++] = dump(o);
     assert_dz_ok(store_user_list(s, &o, &e), e);
@@ -461,6 +510,8 @@ static void views(store *s, char **out, size_t n_out)
     assert_dz_ok(store_quarantine_list(s, 0, NULL, 0, &o, &e), e);
     out[k++] = dump(o);
     assert_dz_ok(store_event_stats(s, 0, NULL, NULL, &o, &e), e);
+    out[k++] = dump(o);
+    assert_dz_ok(store_notification_list(s, 0, NULL, &o, &e), e);
     out[k++] = dump(o);
 }
 
@@ -597,6 +648,30 @@ static void writes_continue(const char *url)
     assert_dz_ok(store_event_list(s, 0, &ef, &o, &e), e);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(o, "items"), 0), "id")), 4);
     json_decref(o);
+    /* notifications: ids go on, and the copied watermark holds (a digest from 0 again is a conflict) */
+    int64_t druk;
+    assert_dz_ok(store_constituent_id(s, "druk-bank", &druk, &e), e);
+    notify_new nd[2] = {copy_notice("digest", "BTCIRT-N-2026-000004", druk, NULL),
+                        copy_notice("digest", "BTCIRT-N-2026-000005", druk, NULL)};
+    nd[1].after_id = 3;
+    nd[1].upto_id = 4;
+    notify_queue_result qr;
+    assert_dz_ok(store_notify_queue(s, &admin, nd, 2, NULL, &qr, &e), e);
+    assert_int_equal(qr.conflicts, 1);
+    assert_int_equal(qr.queued, 1);
+    notification_filter nf = {.acknowledged = -1, .limit = 1};
+    assert_dz_ok(store_notification_list(s, 0, &nf, &o, &e), e);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "items"), 0), "ticket")),
+                        "BTCIRT-N-2026-000005");
+    json_decref(o);
+    outbox_item *items;
+    size_t n;
+    store_set_clock(s, T0 + 700);
+    assert_dz_ok(store_outbox_claim(s, "host:2", 10, 60, NULL, 0, &items, &n, &e), e);
+    assert_int_equal(n, 2); /* the new one (due at T0), the copied queued one (T0 + 600); the retry is later */
+    assert_int_equal(items[0].id, 4);
+    assert_int_equal(items[1].id, 3);
+    outbox_items_free(items, n);
     store_close(s);
 }
 
@@ -677,6 +752,8 @@ static void test_copy_sqlite(void **state)
     assert_int_equal(table(r, "constituent_domains")->src_rows, 3);
     assert_int_equal(table(r, "constituent_contacts")->src_rows, 3);
     assert_int_equal(table(r, "registry_state")->src_rows, 1);
+    assert_int_equal(table(r, "notifications")->src_rows, 3);
+    assert_int_equal(table(r, "notify_cursors")->src_rows, 1);
     same_views(f->src_url, f->dst_url);
     audit_intact(f->dst_url, table(r, "audit_log")->src_rows);
 
@@ -844,7 +921,7 @@ static void test_copy_postgres(void **state)
     assert_contains(e.msg, "not empty");
     /* identity sequences were moved past the copied ids */
     writes_continue(f->pg_url);
-    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 8); /* 7 writes and an ingest.start */
+    audit_intact(f->pg_url, table(to_pg, "audit_log")->src_rows + 9); /* 8 writes and an ingest.start */
     free(to_pg);
     free(back);
 }

@@ -3,13 +3,14 @@
 
 #include "server/policy.h"
 
-enum { NACT = ACT_INGEST_READ + 1 };
+enum { NACT = ACT_INCIDENT_NOTIFY + 1 };
 
 static const char *const act_names[NACT] = {
     "incident read", "incident write", "incident merge", "note read",        "note write",
     "task",          "timeline read",  "report create",  "report read",      "report link",
     "constituent read", "constituent write", "user admin", "audit read",  "event read",
-    "event write",      "ingest read",
+    "event write",      "ingest read", "notification read", "notification message", "notification ack",
+    "incident notify",
 };
 
 /*
@@ -36,6 +37,10 @@ static const char *const expected[NACT] = {
     [ACT_EVENT_READ] = "111111",
     [ACT_EVENT_WRITE] = "1111--",
     [ACT_INGEST_READ] = "1111--",
+    [ACT_NOTIFICATION_READ] = "111111",
+    [ACT_NOTIFICATION_MESSAGE] = "1111--",
+    [ACT_NOTIFICATION_ACK] = "----11",
+    [ACT_INCIDENT_NOTIFY] = "111---",
 };
 
 static principal who(role r, int64_t user_id, int64_t org_id)
