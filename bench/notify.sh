@@ -46,7 +46,7 @@ with open(work + "/orgs.json", "w") as f:
                 "contacts": [{"name": "SOC %d" % i, "email": "soc@org%05d.example" % i,
                               "notify_interval": "immediate", "notify_format": "csv", "max_tlp": "AMBER"}]}
                for i in range(orgs)], f)
-types = ["infected-system", "vulnerable-system", "scanner", "open-service"]
+types = ["infected-system", "vulnerable-system", "scanner", "brute-force"]
 with open(work + "/events.jsonl", "w") as f:
     for k in range(events):
         i, j = k % orgs, k // orgs

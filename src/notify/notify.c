@@ -40,8 +40,11 @@
  * withheld (then it has no attachment and says how many were withheld):
  * that is how the watermark moves past them. Messages are queued in batches
  * (BATCH, or BATCH_BYTES of messages) with store_notify_queue, each batch one
- * transaction that also moves the watermarks; a digest whose watermark moved
- * meanwhile (another node) is a conflict, reported with ticket null.
+ * transaction that also moves the watermarks, written by a second thread
+ * while the next batch is rendered; a digest whose watermark moved meanwhile
+ * (another node queued it) is a conflict, reported with ticket null and a
+ * note. A crash between batches leaves the earlier batches queued and the
+ * rest due (their reserved ticket numbers are gaps).
  * Headers: From, To, Reply-To, Subject, Date, Message-ID
  * "<TICKET.RANDOM16HEX@DOMAIN-OF-FROM>", Auto-Submitted: auto-generated,
  * X-Auto-Response-Suppress: All, X-Dzong-Ticket. The subject is not
@@ -52,24 +55,30 @@
  * Send round (notify_send_round). Holders of "sending" rows that are
  * processes of this host that no longer run (kill(pid, 0) fails with ESRCH,
  * and not this process) are dead: their rows are claimed again at once.
- * Messages are claimed in batches of CLAIM_BATCH with a lease of LEASE_S (longer
- * when smtp_timeout needs it: a lease always covers one whole attempt);
- * each goes to the relay (smtp_send) and its outcome is recorded right
- * after the relay's answer:
+ * Messages are claimed one at a time (CLAIM_BATCH) with a lease of LEASE_S
+ * (longer when smtp_timeout needs it: a lease always covers one whole
+ * attempt). One at a time, because a holder that dies leaves all its
+ * claimed rows in doubt: with larger batches, messages never attempted would
+ * be marked in_doubt too (and the claim is one short transaction next to an
+ * SMTP session). Each goes to the relay (smtp_send, which keeps the
+ * connection open between messages) and its outcome is recorded right after
+ * the relay's answer:
  *
  *   queued --claim--> sending --250--------------------------> sent
  *                        |----4xx, no answer, timeout, TLS,
- *                        |    auth refused, attempts < max ----> queued (due now + min(base * 2^(attempts-1), 6 h))
+ *                        |    auth refused, attempts < max ----> queued, due at now + min(base * 2^(attempts-1), 6 h)
  *                        |----the same, attempts >= max -------> failed ("gave up after N attempts: ...")
  *                        |----5xx to MAIL/RCPT/DATA/message ---> failed
  *                        `----holder died or lease ran out ----> queued, in_doubt (claimed again: same bytes,
  *                                                                same Message-ID; the relay may have it already)
  *
- * A message that could not be attempted before its lease would run short
- * (a slow relay ate the batch's time) goes back to queued, due now, without
- * being sent, so no message is ever sent under a lease that ran out. The
- * round ends when nothing is due (or after max messages). dry_run lists the
- * queued rows that are due without claiming anything.
+ * (attempts counts claims; a local error that can never pass, such as a
+ * recipient that is not an address, is failed at once.) A claimed message
+ * that is not attempted (the round was told to stop, or with larger batches
+ * its lease would run short) goes back to queued, due now, unsent, so no
+ * message is sent under a lease that may have run out. The round ends when
+ * nothing is due (or after max messages). dry_run lists the queued rows that
+ * are due without claiming anything.
  *
  * Incident notices (notify_incident) read the incident as the handler sees
  * it, refuse constituents it does not affect and TLP:RED incidents, render
@@ -86,7 +95,6 @@
 #include "notify/notify.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -114,7 +122,7 @@ extern const struct embedded_file notify_files[];
 
 #define BATCH 200                         /* digests per queue transaction, tickets reserved at once */
 #define BATCH_BYTES (64u * 1024u * 1024u) /* ... or fewer, when their messages are this large */
-#define CLAIM_BATCH 8
+#define CLAIM_BATCH 1                     /* see "Send round" above */
 #define LEASE_S 120
 #define CONNECT_MARGIN_S 15               /* besides smtp.timeout_s: connection and recording */
 #define RETRY_CAP_S (6 * 3600)
@@ -190,7 +198,6 @@ struct notifier {
     pthread_mutex_t pool_mu;
     openpgp *pool[POOL_MAX];
     size_t n_pool;
-    bool curl_ready;
 };
 
 void notify_config_defaults(notify_config *c, const char *data_dir)
@@ -590,7 +597,6 @@ dz_code notifier_open(const notify_config *c, notifier **out, dz_err *e)
         notifier_close(n);
         return e->code;
     }
-    n->curl_ready = true;
     if (load_templates(n, e) != DZ_OK) {
         notifier_close(n);
         return e->code;
@@ -617,8 +623,8 @@ void notifier_close(notifier *n)
     for (size_t i = 0; i < n->n_pool; i++)
         openpgp_close(n->pool[i]);
     pthread_mutex_destroy(&n->pool_mu);
-    if (n->curl_ready)
-        curl_global_cleanup();
+    /* No curl_global_cleanup: smtp.c keeps an easy handle per thread (its connection to the relay) that may
+     * outlive this notifier; libcurl's global state lives as long as the process. */
     free(n);
 }
 

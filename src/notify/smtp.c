@@ -1,9 +1,12 @@
 /*
  * smtp.c: one message to one recipient through the relay, with libcurl (see smtp.h).
  *
- * One easy handle per call: a send is a whole SMTP session (EHLO, STARTTLS,
- * AUTH, MAIL, RCPT, DATA, QUIT), so nothing is shared between threads and a
- * broken connection never outlives the message it failed.
+ * One easy handle per thread, reset and set up again for every message:
+ * libcurl keeps the relay's connection open between messages of the same
+ * thread (EHLO, STARTTLS and AUTH once, then MAIL, RCPT, DATA per message),
+ * closes it after any failed transfer (so a session in an unknown state is
+ * never reused), and drops it when it has been idle for IDLE_S. Nothing is
+ * shared between threads.
  *
  * What an outcome means. libcurl tells how the session ended (a CURLcode)
  * and the relay's last reply code; a debug callback also remembers the last
@@ -20,6 +23,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +31,37 @@
 
 #define CONNECT_TIMEOUT_S 10L
 #define DEFAULT_TIMEOUT_S 60
+#define IDLE_S 30L /* a connection idle longer is not reused (relays drop idle clients after a while) */
+
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+
+static void handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
+
+static void handle_key_make(void)
+{
+    pthread_key_create(&handle_key, handle_free);
+}
+
+/* This thread's easy handle, reset (its connection cache stays); NULL when out of memory. */
+static CURL *thread_handle(void)
+{
+    pthread_once(&handle_once, handle_key_make);
+    CURL *h = pthread_getspecific(handle_key);
+    if (h) {
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h && pthread_setspecific(handle_key, h) != 0) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
+}
 
 dz_code smtp_tls_parse(const char *s, smtp_tls *out, dz_err *e)
 {
@@ -150,6 +185,8 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *
 {
     (void)c;
     session *s = arg;
+    if (!s) /* a connection closed after its call (QUIT of a reused one) */
+        return 0;
     if (type == CURLINFO_HEADER_OUT) {
         /* Only the verb: an AUTH line carries the credentials and is never kept. */
         char verb[sizeof s->last_cmd];
@@ -218,15 +255,13 @@ dz_code smtp_send(const smtp_config *c, const char *from, const char *to, const 
         return dz_fail(e, DZ_EINVAL, "EHLO name '%.100s' is not a host name", c->helo);
 
     char *url = build_url(c);
-    CURL *h = curl_easy_init();
+    CURL *h = thread_handle();
     char mail_from[300], rcpt[300];
     snprintf(mail_from, sizeof mail_from, "<%s>", from);
     snprintf(rcpt, sizeof rcpt, "<%s>", to);
     struct curl_slist *rcpts = curl_slist_append(NULL, rcpt);
     if (!url || !h || !rcpts) {
         free(url);
-        if (h)
-            curl_easy_cleanup(h);
         curl_slist_free_all(rcpts);
         return dz_fail(e, DZ_ENOMEM, "out of memory");
     }
@@ -261,6 +296,7 @@ dz_code smtp_send(const smtp_config *c, const char *from, const char *to, const 
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
+    curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, IDLE_S);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     /* The debug callback needs VERBOSE; it prints nothing, it only remembers (see session). */
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
@@ -270,7 +306,12 @@ dz_code smtp_send(const smtp_config *c, const char *from, const char *to, const 
     CURLcode cc = curl_easy_perform(h);
     long code = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(h);
+    /* The handle outlives this call: nothing of this call's may stay referenced by it. */
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, NULL);
+    curl_easy_setopt(h, CURLOPT_READDATA, NULL);
     curl_slist_free_all(rcpts);
     free(url);
 

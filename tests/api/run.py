@@ -46,6 +46,7 @@ import test_events  # noqa: E402,F401
 import test_feeds_inputs  # noqa: E402,F401
 import test_problems  # noqa: E402,F401
 import test_notifications_api  # noqa: E402,F401
+import test_notify  # noqa: E402,F401
 import test_keepalive  # noqa: E402,F401
 import test_nodes  # noqa: E402,F401  (PostgreSQL only)
 import test_durability  # noqa: E402,F401

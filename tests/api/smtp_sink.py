@@ -18,6 +18,8 @@ message is written atomically as DIR/NNNNNN.eml and then DIR/NNNNNN.json
                         mid-round at a known point
     --auth USER:PASS    require AUTH (PLAIN or LOGIN) before MAIL
     --starttls CERT KEY offer STARTTLS (AUTH then requires TLS)
+    --delay S           answer each message S seconds after storing it (a
+                        sender killed meanwhile never hears that it was taken)
     --lifetime S        exit after S seconds (default 600), so nothing
                         outlives a test run; SIGTERM and SIGINT also stop it
 """
@@ -44,6 +46,7 @@ class Sink:
         self.fail = {a.lower() for a in args.fail_rcpt}
         self.tempfail = {a.lower() for a in args.tempfail_rcpt}
         self.accepted = 0
+        self.delay = args.delay
         # Continue after what the directory already holds: never overwrite.
         nums = [int(f[:6]) for f in os.listdir(self.dir) if f.endswith(".json") and f[:6].isdigit()]
         self.next = max(nums, default=0) + 1
@@ -67,6 +70,8 @@ class Sink:
         write_atomic(base + ".eml", data)
         write_atomic(base + ".json", json.dumps(meta).encode())
         self.accepted += 1
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         return "250 2.0.0 OK queued as %06d" % n
 
 
@@ -102,6 +107,7 @@ def main():
     ap.add_argument("--hold-after", type=int)
     ap.add_argument("--auth")
     ap.add_argument("--starttls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--delay", type=float, default=0)
     ap.add_argument("--lifetime", type=float, default=600)
     args = ap.parse_args()
     # aiosmtpd warns about AUTH without TLS and deprecations: noise in a test's log.

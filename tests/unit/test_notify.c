@@ -280,6 +280,48 @@ static void test_digests(void **state)
     notifier_close(n);
 }
 
+/* More contacts than one batch: the queueing thread takes batches while the next is rendered. */
+static void test_many(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    static const char *const nets[] = {"203.0.113.0/26", "203.0.113.64/26", "203.0.113.128/26"};
+    for (int o = 0; o < 3; o++) {
+        char *j = xmalloc(20000);
+        size_t len = (size_t)sprintf(j, "{\"short_name\": \"many%d\", \"name\": \"Many %d\", \"networks\": [\"%s\"], "
+                                        "\"contacts\": [", o, o, nets[o]);
+        for (int c = 0; c < 90; c++)
+            len += (size_t)sprintf(j + len, "%s{\"name\": \"C %d\", \"email\": \"c%02d@many%d.example\", "
+                                            "\"notify_interval\": \"immediate\"}", c ? ", " : "", c, c, o);
+        sprintf(j + len, "]}");
+        put_org(f, j);
+        free(j);
+    }
+    assert_dz_ok(store_registry_refresh(f->s, true, &e), e);
+    events(f, "many-1", "203.0.113", 5000, 150, ""); /* .10 ... .159: all three networks */
+    notifier *n;
+    f->c.encrypt = false;
+    assert_dz_ok(notifier_open(&f->c, &n, &e), e);
+    notify_digest_report r;
+    assert_dz_ok(notify_digest_round(n, f->s, false, &r, &e), e);
+    assert_int_equal(r.due, 4 + 270);
+    assert_int_equal(r.queued, 4 + 270);
+    assert_int_equal(r.failed, 0);
+    json_t *list;
+    notification_filter nf = {.acknowledged = -1, .limit = 1000};
+    assert_dz_ok(store_notification_list(f->s, 0, &nf, &list, &e), e);
+    assert_int_equal(json_array_size(json_object_get(list, "items")), 274);
+    json_decref(list);
+    size_t i;
+    json_t *it;
+    json_array_foreach(r.items, i, it) {
+        assert_true(json_is_string(json_object_get(it, "ticket")));
+    }
+    notify_digest_report_free(&r);
+    notifier_close(n);
+    f->c.encrypt = true;
+}
+
 /* A pid that surely runs no process: a child that has exited and been reaped. */
 static long dead_pid(void)
 {
@@ -594,6 +636,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_digests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incident, setup, teardown),
