@@ -62,6 +62,7 @@ bench:
 	build-bench/bench/netindex_bench
 	build-bench/bench/registry_bench
 	build-bench/bench/pipeline_bench
+	bench/notify.sh build-bench
 
 clean:
 	rm -rf build build-asan build-fuzz build-bench
