@@ -14,6 +14,7 @@
  * are kept the same way, per (taxonomy, type) pair.
  */
 #include "lib/event_export.h"
+#include "lib/utf8.h"
 
 #include <inttypes.h>
 #include <stdint.h>
@@ -254,22 +255,6 @@ static void skip_ws(scan *c)
         c->i++;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    size_t k = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    if (k == 0 || k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    if ((b == 0xe0 && s[1] < 0xa0) || (b == 0xed && s[1] >= 0xa0) || (b == 0xf0 && s[1] < 0x90) ||
-        (b == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return k;
-}
-
 static int hex4(const char *p)
 {
     int v = 0;
@@ -353,7 +338,7 @@ static bool scan_string(scan *c, size_t *off, size_t *len, bool *in_tmp)
             return false;
         }
         if (ch >= 0x80) {
-            size_t k = utf8_char(s + i, c->n - i);
+            size_t k = utf8_char_len(s + i, c->n - i);
             if (!k) {
                 c->i = i;
                 c->err = "invalid UTF-8";

@@ -11,6 +11,7 @@
  * which can be cut between any two characters.
  */
 #include "lib/mime.h"
+#include "lib/utf8.h"
 
 #include <ctype.h>
 #include <sodium.h>
@@ -34,37 +35,6 @@ static void truncate_to(strbuf *out, size_t len)
         out->len = len;
         out->buf[len] = '\0';
     }
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_char(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    if (b < 0x80)
-        return 1;
-    size_t k = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    if (k == 0 || k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    /* overlong three- and four-byte forms, surrogates, past U+10FFFF */
-    if ((b == 0xe0 && s[1] < 0xa0) || (b == 0xed && s[1] >= 0xa0) || (b == 0xf0 && s[1] < 0x90) ||
-        (b == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return k;
-}
-
-static bool utf8_ok(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < n;) {
-        size_t k = utf8_char(p + i, n - i);
-        if (k == 0)
-            return false;
-        i += k;
-    }
-    return true;
 }
 
 static bool has_crlf(const char *s)
@@ -121,7 +91,7 @@ static void qp_encode(strbuf *out, const char *text, size_t n)
                 /* a UTF-8 character's escapes stay on one line, so a line never ends in half a character */
                 size_t run = 1;
                 if (ch >= 0xc0 && pass == 0) {
-                    run = utf8_char(d + k, end - k);
+                    run = utf8_char_len(d + k, end - k);
                     if (run == 0)
                         run = 1;
                 }
@@ -315,7 +285,7 @@ dz_code mime_entity(const mime_part *parts, size_t n, strbuf *out, dz_err *e)
         if (!content_type_ok(parts[i].content_type))
             return dz_fail(e, DZ_EINVAL, "mime: part %zu: bad content type (printable ASCII, no quotes)", i + 1);
         if (parts[i].filename && (!parts[i].filename[0] || strpbrk(parts[i].filename, "\r\n\"") ||
-                                  !utf8_ok(parts[i].filename, strlen(parts[i].filename))))
+                                  !utf8_valid(parts[i].filename, strlen(parts[i].filename))))
             return dz_fail(e, DZ_EINVAL, "mime: part %zu: bad filename (UTF-8, no CR, LF or quote)", i + 1);
         if (!parts[i].data && parts[i].len)
             return dz_fail(e, DZ_EINVAL, "mime: part %zu: no data", i + 1);
@@ -462,7 +432,7 @@ static void h_encoded(hdr *h, const char *text, size_t n)
         /* take whole characters while they fit */
         size_t take = 0, width = 0;
         while (i + take < n) {
-            size_t k = utf8_char(s + i + take, n - i - take);
+            size_t k = utf8_char_len(s + i + take, n - i - take);
             if (k == 0)
                 k = 1; /* checked by the caller; never loop forever */
             size_t w;
@@ -651,7 +621,7 @@ static bool field_name_ok(const char *s)
 
 static bool name_ok(const char *name)
 {
-    return !name || (!has_crlf(name) && utf8_ok(name, strlen(name)));
+    return !name || (!has_crlf(name) && utf8_valid(name, strlen(name)));
 }
 
 dz_code mime_message(const mail_headers *h, const char *entity, size_t entity_len, strbuf *out, dz_err *e)
@@ -666,7 +636,7 @@ dz_code mime_message(const mail_headers *h, const char *entity, size_t entity_le
         return dz_fail(e, DZ_EINVAL, "mime: a display name has CR, LF or is not UTF-8");
     const char *subject = h->subject ? h->subject : "";
     size_t sl = strlen(subject);
-    if (has_crlf(subject) || !utf8_ok(subject, sl))
+    if (has_crlf(subject) || !utf8_valid(subject, sl))
         return dz_fail(e, DZ_EINVAL, "mime: the subject has CR, LF or is not UTF-8");
     if (!message_id_ok(h->message_id))
         return dz_fail(e, DZ_EINVAL, "mime: bad Message-ID '%.80s' (\"<id@domain>\")",

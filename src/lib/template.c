@@ -10,6 +10,7 @@
  * failure other than out of memory (which strbuf records).
  */
 #include "lib/template.h"
+#include "lib/utf8.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -144,39 +145,6 @@ static bool blank(char ch)
     return ch == ' ' || ch == '\t';
 }
 
-/* Number of bytes of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char b = s[0];
-    if (b < 0x80)
-        return 1;
-    size_t k;
-    uint32_t cp;
-    if (b >= 0xc2 && b <= 0xdf) {
-        k = 2;
-        cp = b & 0x1f;
-    } else if (b >= 0xe0 && b <= 0xef) {
-        k = 3;
-        cp = b & 0x0f;
-    } else if (b >= 0xf0 && b <= 0xf4) {
-        k = 4;
-        cp = b & 0x07;
-    } else {
-        return 0;
-    }
-    if (k > n)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* overlong forms, surrogates and values past U+10FFFF */
-    if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return k;
-}
-
 /* Checks the whole text first, so the tag scanner can trust it: UTF-8 and no NUL. */
 static dz_code check_text(compiler *c, dz_err *e)
 {
@@ -187,7 +155,7 @@ static dz_code check_text(compiler *c, dz_err *e)
             line++;
         if (s[i] == 0)
             return fail_at(c, e, line, "NUL byte");
-        size_t k = utf8_len(s + i, c->len - i);
+        size_t k = utf8_char_len(s + i, c->len - i);
         if (k == 0)
             return fail_at(c, e, line, "invalid UTF-8");
         i += k;

@@ -36,6 +36,13 @@ void api_report_create(http_request *req);
 void api_report_get(http_request *req);
 
 /* api_constituents.c */
+/*
+ * The query parameter constituent=, a filter of lists: it must name an
+ * organisation the caller can see (one it cannot see reads like one that does
+ * not exist, so names cannot be probed). *out: the value, left as it was when
+ * absent. false: a problem was sent.
+ */
+bool api_query_constituent(http_request *req, const char **out);
 void api_constituent_list(http_request *req);
 void api_constituent_create(http_request *req);
 void api_constituent_get(http_request *req);

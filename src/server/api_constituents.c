@@ -222,3 +222,24 @@ void api_lookup(http_request *req)
     }
     respond_json(req, 200, out);
 }
+
+bool api_query_constituent(http_request *req, const char **out)
+{
+    const char *v = http_query(req, "constituent");
+    if (!v || !*v)
+        return true;
+    json_t *rec;
+    dz_err e = {0};
+    dz_code rc = store_constituent_get(req->srv->st, policy_org_filter(&req->who), v, &rec, &e);
+    if (rc == DZ_ENOTFOUND) {
+        respond_problem(req, 400, NULL, "parameter 'constituent': no constituent '%.60s'", v);
+        return false;
+    }
+    if (rc != DZ_OK) {
+        respond_error(req, &e);
+        return false;
+    }
+    json_decref(rec);
+    *out = v;
+    return true;
+}

@@ -155,31 +155,6 @@ static bool parse_classification(http_request *req, event_filter *f)
     return true;
 }
 
-/*
- * constituent=: must name an organisation the caller can see. One it cannot
- * see reads like one that does not exist, so names cannot be probed.
- */
-static bool parse_constituent(http_request *req, event_filter *f)
-{
-    const char *v = http_query(req, "constituent");
-    if (!v || !*v)
-        return true;
-    json_t *rec;
-    dz_err e = {0};
-    dz_code rc = store_constituent_get(req->srv->st, policy_org_filter(&req->who), v, &rec, &e);
-    if (rc == DZ_ENOTFOUND) {
-        respond_problem(req, 400, NULL, "parameter 'constituent': no constituent '%.60s'", v);
-        return false;
-    }
-    if (rc != DZ_OK) {
-        respond_error(req, &e);
-        return false;
-    }
-    json_decref(rec);
-    f->constituent = v;
-    return true;
-}
-
 /* A store error; bad input (a stale or forged cursor) is a 400 that says so. */
 static void respond_store_error(http_request *req, const dz_err *e)
 {
@@ -221,7 +196,7 @@ void api_event_list(http_request *req)
     }
     if ((v = http_query(req, "cursor")) && *v)
         f.cursor = v;
-    if (!parse_constituent(req, &f))
+    if (!api_query_constituent(req, &f.constituent))
         return;
     json_t *out;
     dz_err e = {0};
