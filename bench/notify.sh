@@ -64,7 +64,7 @@ if [ "${BENCH_SIGN:-0}" = 1 ]; then
     mkdir -m 700 "$work/k"
     gpg --homedir "$work/k" --batch --pinentry-mode loopback --passphrase '' \
         --quick-gen-key 'Bench CIRT <cirt@cirt.example>' ed25519 sign never 2>/dev/null
-    fpr=$(gpg --homedir "$work/k" --with-colons --list-secret-keys | awk -F: '/^fpr:/ { print $10; exit }')
+    fpr=$(gpg --homedir "$work/k" --with-colons --list-secret-keys 2>/dev/null | awk -F: '/^fpr:/ { print $10; exit }')
     gpg --homedir "$work/k" --batch --armor --export-secret-keys "$fpr" >"$work/k/secret.asc"
     gpgconf --homedir "$work/k" --kill all
     "$bin" notify keys import "$work/k/secret.asc" >/dev/null
