@@ -594,3 +594,46 @@ def t_two_serve_nodes(ctx):
         notify_conf(ctx)
         ctx.restart_server()
         sink.stop()
+
+
+@test("notify: STARTTLS and AUTH: a relay that requires both takes the digest; a wrong password is retried",
+      timeout=180)
+def t_starttls_auth(ctx):
+    cert, key = os.path.join(ctx.tmp, "relay.crt"), os.path.join(ctx.tmp, "relay.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sink.test",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    c, addr = make_org(ctx, "10.81.0.0/16", [("soc", "immediate", "AMBER", "csv", {})])
+    ingest_events(ctx, "10.81", 2)
+    sink = Sink(ctx, "--starttls", cert, key, "--auth", "dzong:s3cret")
+    try:
+        # the wrong password: refused by the relay, kept for a retry (a configuration fix must not lose it)
+        notify_conf(ctx, "smtp_user = dzong", "smtp_password = wrong", "smtp_starttls = require",
+                    "smtp_insecure = true", "notify_retry_base = 1s")
+        p = notify_run(ctx, sink)
+        check("1 to retry later" in p.stdout, "round with a wrong password printed %r" % p.stdout)
+        eq(len(sink.to(addr["soc"])), 0, "messages accepted with a wrong password")
+        # the right one, from the environment
+        notify_conf(ctx, "smtp_user = dzong", "smtp_starttls = require", "smtp_insecure = true",
+                    "notify_retry_base = 1s")
+        time.sleep(1.5)
+        env = ctx.env()
+        env["DZONG_SMTP_PASSWORD"] = "s3cret"
+        p = subprocess.run([ctx.dzong, "--data", ctx.data, "--smtp", sink.url, "notify", "run"], capture_output=True,
+                           text=True, env=env, timeout=120)
+        eq(p.returncode, 0, "notify run: %s" % p.stderr)
+        eq(len(sink.to(addr["soc"])), 1, "the digest over STARTTLS with AUTH")
+        check("s3cret" not in p.stdout + p.stderr, "the password is never printed")
+    finally:
+        notify_conf(ctx)
+        sink.stop()
+    # a relay without STARTTLS when it is required: nothing is sent in clear, the message waits
+    ingest_events(ctx, "10.81", 1, start=50)
+    sink = Sink(ctx)
+    try:
+        notify_conf(ctx, "smtp_starttls = require", "notify_retry_base = 1s")
+        p = notify_run(ctx, sink)
+        check("1 to retry later" in p.stdout, "round against a relay without TLS printed %r" % p.stdout)
+        eq(len(sink.messages()), 0, "messages sent in clear")
+    finally:
+        notify_conf(ctx)
+        sink.stop()
