@@ -22,6 +22,17 @@ static const char serve_usage[] =
     "scheduled downloads (fetch lines of dzong.conf), queues e-mail digests (with mail_from set)\n"
     "and sends the outbox through the relay (--smtp URL, DZONG_SMTP or smtp in dzong.conf).\n";
 
+/* The outbox's sender, when notifications are on and a relay is configured (else *out stays NULL). */
+static dz_code start_sender(dz_config *cfg, notifier *nt, store *st, notify_sender **out, dz_err *e)
+{
+    if (!nt || !cfg->notify.smtp.url[0])
+        return DZ_OK;
+    if (notify_sender_start(nt, st, NULL, cfg->notify_poll, out, e) != DZ_OK)
+        return e->code;
+    cfg->server.notify_sender = *out; /* the API wakes it after an incident notice */
+    return DZ_OK;
+}
+
 int cmd_serve(dz_config *cfg, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -94,9 +105,8 @@ int cmd_serve(dz_config *cfg, int argc, char **argv)
     /* The registry index is in memory before the first request; the store keeps it current. */
     if (store_registry_refresh(st, true, &e) != DZ_OK || store_start_writer(st, &e) != DZ_OK ||
         fetch_configure(&fi->fetch, &e) != DZ_OK || fetch_sync(st, &e) != DZ_OK ||
-        spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK ||
-        (nt && cfg->notify.smtp.url[0] && notify_sender_start(nt, st, NULL, cfg->notify_poll, &sender, &e) != DZ_OK) ||
-        (cfg->server.notify_sender = sender, server_start(st, &cfg->server, &srv, &e)) != DZ_OK) {
+        spool_prepare_dirs(cfg->spool_dir, &e) != DZ_OK || start_sender(cfg, nt, st, &sender, &e) != DZ_OK ||
+        server_start(st, &cfg->server, &srv, &e) != DZ_OK) {
         notify_sender_stop(sender);
         fetch_unconfigure();
         store_close(st);
