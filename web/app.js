@@ -1790,6 +1790,39 @@
     return t && y ? `${t} / ${y}` : y || t || '';
   }
 
+  // A paged table (Events, Notifications): load(false) starts over, load(true) appends the next
+  // page; an answer that arrives after a newer request, or after the page was left, is dropped.
+  // path(cursor) is the list's URL for that cursor ('' for the first page).
+  function pagedTable({ ctx, tbody, status, count, more, cols, row, empty, errorId, path }) {
+    let cursor = null;
+    let shown = 0;
+    let seq = 0;
+    return async function load(appendMore) {
+      const my = ++seq;
+      if (!appendMore) { cursor = null; shown = 0; }
+      status.textContent = 'Loading…';
+      more.hidden = true;
+      try {
+        const res = await api('GET', path(appendMore ? cursor : ''));
+        if (my !== seq || !ctx.alive()) return;
+        if (!appendMore) clear(tbody);
+        res.items.forEach((it) => tbody.appendChild(row(it)));
+        shown += res.items.length;
+        cursor = res.next_cursor;
+        more.hidden = !cursor;
+        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
+        status.textContent = '';
+        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: cols }, empty)));
+      } catch (e) {
+        if (my !== seq || e.status === 401 || !ctx.alive()) return;
+        status.textContent = '';
+        count.textContent = '';
+        if (!appendMore) clear(tbody);
+        status.appendChild(h('span', { class: 'form-error', role: 'alert', id: errorId }, e.message));
+      }
+    };
+  }
+
   async function viewEvents(main, ctx, query) {
     const f = {};
     for (const k of EVENT_FILTERS) f[k] = query.get(k) || '';
@@ -1853,10 +1886,6 @@
 
     loadEventStats(stats, feedList, ctx);
 
-    let cursor = null;
-    let shown = 0;
-    let loadSeq = 0;
-
     function row(e) {
       const ev = e.event || {};
       const href = evHref(e.id);
@@ -1874,34 +1903,13 @@
       return tr;
     }
 
-    async function load(appendMore) {
-      const my = ++loadSeq;
-      if (!appendMore) { cursor = null; shown = 0; }
-      status.textContent = 'Loading…';
-      more.hidden = true;
-      const params = {
+    const load = pagedTable({
+      ctx, tbody, status, count, more, cols, row, empty: 'No events match these filters.', errorId: 'event-error',
+      path: (cursor) => `/api/v1/events${qs({
         limit: 100, ip: f.ip.trim(), constituent: f.constituent.trim(), feed: f.feed.trim(), taxonomy: f.taxonomy, type: f.type,
-        from: f.from.trim(), to: isDay(f.to.trim()) ? dayAfter(f.to.trim()) : f.to.trim(), ingest: f.ingest, cursor: appendMore ? cursor : '',
-      };
-      try {
-        const res = await api('GET', `/api/v1/events${qs(params)}`);
-        if (my !== loadSeq || !ctx.alive()) return;
-        if (!appendMore) clear(tbody);
-        res.items.forEach((e) => tbody.appendChild(row(e)));
-        shown += res.items.length;
-        cursor = res.next_cursor;
-        more.hidden = !cursor;
-        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
-        status.textContent = '';
-        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: cols }, 'No events match these filters.')));
-      } catch (e) {
-        if (my !== loadSeq || e.status === 401 || !ctx.alive()) return;
-        status.textContent = '';
-        count.textContent = '';
-        if (!appendMore) clear(tbody);
-        status.appendChild(h('span', { class: 'form-error', role: 'alert', id: 'event-error' }, e.message));
-      }
-    }
+        from: f.from.trim(), to: isDay(f.to.trim()) ? dayAfter(f.to.trim()) : f.to.trim(), ingest: f.ingest, cursor,
+      })}`,
+    });
 
     function apply() {
       f.ip = ip.value; f.feed = feed.value; f.from = from.value; f.to = to.value;
@@ -2065,10 +2073,6 @@
     main.appendChild(h('div', { class: 'table-wrap' }, table));
     main.appendChild(h('div', { class: 'list-foot' }, listStatus, more));
 
-    let cursor = null;
-    let shown = 0;
-    let loadSeq = 0;
-
     function row(n) {
       const href = notHref(n.ticket);
       const tr = h('tr', { dataset: { ticket: n.ticket, status: n.status, acknowledged: n.acknowledged_at ? 'true' : 'false' } },
@@ -2085,31 +2089,11 @@
       return tr;
     }
 
-    async function load(appendMore) {
-      const my = ++loadSeq;
-      if (!appendMore) { cursor = null; shown = 0; }
-      listStatus.textContent = 'Loading…';
-      more.hidden = true;
-      const params = { limit: 50, status: f.status, kind: f.kind, acknowledged: f.acknowledged, constituent: f.constituent.trim(), incident: f.incident, cursor: appendMore ? cursor : '' };
-      try {
-        const res = await api('GET', `/api/v1/notifications${qs(params)}`);
-        if (my !== loadSeq || !ctx.alive()) return;
-        if (!appendMore) clear(tbody);
-        res.items.forEach((n) => tbody.appendChild(row(n)));
-        shown += res.items.length;
-        cursor = res.next_cursor;
-        more.hidden = !cursor;
-        count.textContent = `${shown}${cursor ? '+' : ''} shown`;
-        listStatus.textContent = '';
-        if (!shown) tbody.appendChild(h('tr', { class: 'empty-row' }, h('td', { colspan: cols }, 'No notifications match these filters.')));
-      } catch (e) {
-        if (my !== loadSeq || e.status === 401 || !ctx.alive()) return;
-        listStatus.textContent = '';
-        count.textContent = '';
-        if (!appendMore) clear(tbody);
-        listStatus.appendChild(h('span', { class: 'form-error', role: 'alert', id: 'notification-error' }, e.message));
-      }
-    }
+    const load = pagedTable({
+      ctx, tbody, status: listStatus, count, more, cols, row, empty: 'No notifications match these filters.',
+      errorId: 'notification-error',
+      path: (cursor) => `/api/v1/notifications${qs({ limit: 50, status: f.status, kind: f.kind, acknowledged: f.acknowledged, constituent: f.constituent.trim(), incident: f.incident, cursor })}`,
+    });
 
     function apply() {
       f.status = status.value; f.kind = kind.value; f.acknowledged = ack.value;
