@@ -17,6 +17,7 @@
  */
 #ifndef DZ_FEED_H
 #define DZ_FEED_H
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -150,6 +151,12 @@ int feed_next_line(feed_lines *l, feed_ctx *c, const char **s, size_t *len, uint
 /* Calls on_error with the reason (printf format). */
 void feed_ctx_refuse(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/*
+ * A JSON-lines parser's line as a JSON object (jansson flags: e.g.
+ * JSON_REJECT_DUPLICATES), or NULL after refusing the line through c ("not
+ * JSON: ... (column N)", "not a JSON object"). The caller owns the object.
+ */
+json_t *feed_json_object(feed_ctx *c, uint64_t line, const char *s, size_t n, size_t flags);
 void feed_base64_append(strbuf *out, const void *data, size_t n);
 /* The base name of a path ("a/b/ssh.txt" -> "ssh.txt"); "" for NULL. */
 const char *feed_base_name(const char *path);

@@ -195,6 +195,22 @@ void feed_ctx_refuse(feed_ctx *c, uint64_t line, const char *raw, size_t raw_len
     c->on_error(c->arg, line, msg, raw, raw ? raw_len : 0);
 }
 
+json_t *feed_json_object(feed_ctx *c, uint64_t line, const char *s, size_t n, size_t flags)
+{
+    json_error_t je;
+    json_t *o = json_loadb(s, n, flags, &je);
+    if (!o) {
+        feed_ctx_refuse(c, line, s, n, "not JSON: %s (column %d)", je.text, je.column);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        feed_ctx_refuse(c, line, s, n, "not a JSON object");
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* ---- helpers ---- */
 
 void feed_base64_append(strbuf *out, const void *data, size_t n)

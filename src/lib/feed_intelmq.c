@@ -185,16 +185,10 @@ dz_code feed_intelmq_parse(const feed_options *opt, csv_read_fn read, void *read
             rc = e->code;
             break;
         }
-        json_error_t je;
-        json_t *o = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
-        if (!o) {
-            feed_ctx_refuse(&p->c, line, s, n, "not JSON: %s (column %d)", je.text, je.column);
+        json_t *o = feed_json_object(&p->c, line, s, n, JSON_REJECT_DUPLICATES);
+        if (!o)
             continue;
-        }
-        if (!json_is_object(o))
-            feed_ctx_refuse(&p->c, line, s, n, "not a JSON object");
-        else
-            rc = do_object(p, o, line, s, n);
+        rc = do_object(p, o, line, s, n);
         json_decref(o);
         if (rc != DZ_OK)
             rc = dz_fail(e, rc, "out of memory");

@@ -296,16 +296,10 @@ dz_code feed_suricata_parse(const feed_options *opt, csv_read_fn read, void *rea
             rc = e->code;
             break;
         }
-        json_error_t je;
-        json_t *o = json_loadb(s, n, 0, &je);
-        if (!o) {
-            feed_ctx_refuse(&p->c, line, s, n, "not JSON: %s (column %d)", je.text, je.column);
+        json_t *o = feed_json_object(&p->c, line, s, n, 0);
+        if (!o)
             continue;
-        }
-        if (!json_is_object(o))
-            feed_ctx_refuse(&p->c, line, s, n, "not a JSON object");
-        else
-            rc = do_record(p, o, line, s, n);
+        rc = do_record(p, o, line, s, n);
         json_decref(o);
         if (rc != DZ_OK)
             rc = dz_fail(e, rc, "out of memory");
