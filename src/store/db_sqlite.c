@@ -90,9 +90,11 @@ static dz_code sq_open(const char *url, db **out, dz_err *e)
     }
     sqlite3_busy_timeout(q->h, 10000);
     sqlite3_extended_result_codes(q->h, 1);
+    /* temp_store=FILE: a statement's journal and a large sort spill to a temp file past a few pages;
+     * in memory, one INSERT ... SELECT over a big index (the dedup fold) kept every page it touched */
     if (sq_exec(&q->base,
                 "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=67108864; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
+                "PRAGMA temp_store=FILE; PRAGMA cache_size=-16000;",
                 e) != DZ_OK) {
         sq_close(&q->base);
         return dz_wrap(e, "database '%.200s'", path);

@@ -64,6 +64,9 @@ struct store {
     pthread_mutex_t registry_refresh_lock; /* one load at a time, so versions only go up */
     pthread_t registry_watcher;            /* picks up other processes' changes */
     bool registry_watcher_running;
+
+    event_window window;
+    uint64_t rollbacks; /* write callbacks undone: see store_rollbacks() */
 };
 
 int64_t store_now(store *s)
@@ -79,6 +82,16 @@ void store_set_clock(store *s, int64_t fixed_now)
 const store_settings *store_get_settings(store *s)
 {
     return &s->settings;
+}
+
+uint64_t store_rollbacks(store *s)
+{
+    return s->rollbacks;
+}
+
+event_window *store_event_window(store *s)
+{
+    return &s->window;
 }
 
 const sector_list *store_sectors(store *s)
@@ -150,6 +163,7 @@ void store_close(store *s)
     db_close(s->wdb);
     registry_cell_destroy(&s->registry);
     pthread_mutex_destroy(&s->registry_refresh_lock);
+    event_window_free(&s->window);
     free(s->url);
     free(s);
 }
@@ -299,8 +313,10 @@ static dz_code write_inline(store *s, store_write_fn fn, void *ctx, dz_err *e)
         rc = fn(s, s->wdb, ctx, e);
     if (rc == DZ_OK)
         rc = db_commit(s->wdb, e);
-    if (rc != DZ_OK)
+    if (rc != DZ_OK) {
         db_rollback(s->wdb);
+        s->rollbacks++;
+    }
     pthread_mutex_unlock(&s->inline_lock);
     return rc;
 }
@@ -320,11 +336,14 @@ static void run_batch(store *s, write_req *batch)
         r->rc = r->fn(s, s->wdb, r->ctx, &r->err);
         if (r->rc == DZ_OK)
             r->rc = db_release(s->wdb, &r->err);
-        if (r->rc != DZ_OK) /* also when the release failed: the savepoint is still there to undo it */
+        if (r->rc != DZ_OK) { /* also when the release failed: the savepoint is still there to undo it */
             db_rollback_to(s->wdb);
+            s->rollbacks++;
+        }
     }
     if (rc == DZ_OK && (rc = db_commit(s->wdb, &e)) != DZ_OK) {
         db_rollback(s->wdb);
+        s->rollbacks++;
         for (write_req *r = batch; r; r = r->next)
             if (r->rc == DZ_OK) {
                 r->rc = rc;

@@ -38,7 +38,7 @@ typedef struct copy_table {
 } copy_table;
 
 /*
- * Every table of the schema (migrations 0001..0007), parents before children.
+ * Every table of the schema (migrations 0001..0008), parents before children.
  * schema_version is not copied: the destination has its own, from migrating.
  * copy checks that each database holds exactly these tables with exactly
  * these many columns, so a migration that adds a table or a column and
@@ -96,9 +96,13 @@ static const copy_table COPY_TABLES[] = {
      {"id"}, 0, true, NULL, false},
     {"events",
      {"id", "ingest_id", "line", "stored_at", "time_source", "feed", "taxonomy", "type", "identifier", "ip4", "ip6",
-      "asn", "constituent_id", "doc"},
+      "asn", "constituent_id", "doc", "dedup_hash"},
      {"id"}, 0, true, NULL, false},
     {"event_dedup", {"hash", "first_seen"}, {"hash"}, 0, false, NULL, false},
+    /* the recent level of the dedup window and the folded addresses (0008) */
+    {"event_recent", {"event_id", "hash", "first_seen", "ip4", "ip6"}, {"event_id"}, 0, false, NULL, false},
+    {"event_ip4", {"ip4", "event_id"}, {"ip4", "event_id"}, 0, false, NULL, false},
+    {"event_ip6", {"ip6", "event_id"}, {"ip6", "event_id"}, 1, false, NULL, false},
     {"event_quarantine", {"id", "ingest_id", "line", "reason", "raw", "created_at"}, {"id"}, 0, true, NULL, false},
     {"event_daily", {"day", "feed", "taxonomy", "type", "constituent_id", "count"},
      {"day", "feed", "taxonomy", "type", "constituent_id"}, 0xf, false, NULL, false},

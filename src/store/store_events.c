@@ -12,25 +12,38 @@
  * none (feed data is not a person's action, and a chained entry per batch
  * would cost more than it tells).
  *
- * Dedup. The window's state is the table event_dedup (hash -> first_seen).
- * Per event, one upsert decides:
- *   INSERT INTO event_dedup(hash, first_seen) VALUES (h, now)
- *   ON CONFLICT (hash) DO UPDATE SET first_seen = now WHERE first_seen <= now - window
- * It changes a row exactly when the hash is new or its window has run out:
- * then the event is stored, else it is a duplicate. Exact (no false
- * positives), persistent across restarts, and safe with several nodes: the
- * upsert locks the hash's row, so of two transactions with the same hash the
- * second sees the first's row once it commits. Repeats inside one batch are
- * found in memory first (only the first occurrence goes to the database).
+ * Dedup, in two levels (migration 0008). A batch only appends: each stored
+ * event's hash, time and address go to event_recent, a table without
+ * secondary indexes, so a batch of random hashes dirties no B-tree page but
+ * the last. Every process keeps event_recent's hashes in memory (the
+ * store's event_window), brought up to date at the start of each commit by
+ * reading the rows past the newest it holds. Once event_recent holds
+ * FOLD_ROWS rows, the commit that sees it folds them, sorted, into the
+ * indexed tables event_dedup (hash -> first_seen) and event_ip4/event_ip6
+ * (address -> event) and empties it: those B-trees then take each page once
+ * per fold instead of once per batch (a batch of 20,000 random keys used to
+ * rewrite most of both trees' pages, and the ingest ran at a quarter of the
+ * speed it has without them).
+ *
+ * A hash is a duplicate when either level has it with first_seen inside the
+ * window. The check and the appends happen in one write transaction, and
+ * every write transaction holds the writers' lock (store.c), so of two
+ * nodes or processes with the same hash the second sees the first's row.
+ * Exact (no false positives) and persistent. What the memory holds may lag
+ * the table (rows folded by another process stay in memory: the same facts
+ * as the folded table) but never lead it: a rolled-back callback makes the
+ * next commit load the level again (store_rollbacks). Repeats inside one
+ * batch are found first (only a hash's first row may be fresh).
  *
  * A batch is one transaction (store_write): the claim is checked (node and
- * status), the hashes are upserted, the fresh events inserted, refused rows
- * quarantined, the day's counts (event_daily, aggregated in memory) added,
- * and the ingest's checkpoint, counters and lease moved on.
+ * status), the hashes are looked up, the fresh events inserted with ids
+ * taken in one block (ids only grow, which event_recent relies on), refused
+ * rows quarantined, the day's counts (event_daily, aggregated in memory)
+ * added, and the ingest's checkpoint, counters and lease moved on.
  *   SQLite: prepared statements, a row at a time (no round trips).
- *   PostgreSQL: one upsert of all the batch's distinct hashes (an array
- *   parameter, RETURNING the fresh ones), then COPY of the fresh events and
- *   the refused rows; three round trips per batch whatever its size.
+ *   PostgreSQL: one lookup of all the batch's distinct hashes (an array
+ *   parameter), then COPY of the fresh events, their event_recent rows and
+ *   the refused rows; a handful of round trips per batch whatever its size.
  *
  * Text from feeds is made valid UTF-8 without NUL bytes before it is stored
  * (each bad byte becomes U+FFFD): PostgreSQL refuses anything else, and
@@ -53,6 +66,8 @@
 #define INGEST_LIMIT_DEFAULT 50
 #define INGEST_LIMIT_MAX 500
 #define PURGE_SLICES 16 /* the purge runs as this many short writes, each over a range of hashes */
+/* event_recent is folded at this many rows: its hashes in memory then take at most 16 MiB */
+#define FOLD_ROWS (1 << 19)
 
 static int64_t window_of(store *s)
 {
@@ -479,6 +494,7 @@ typedef struct {
     char feed[256]; /* the ingest's feed: for events without feed.name */
     int64_t *orgs;  /* the batch's organisations that exist, sorted */
     size_t n_orgs;
+    int64_t first_id; /* the fresh events' ids are first_id, first_id + 1, ... in row order */
 } commit_ctx;
 
 static const char *text_or(const event_batch *b, size_t off, const char *dflt)
@@ -593,82 +609,222 @@ static int keyed_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/*
- * SQLite: one upsert per distinct hash of the batch, in the order of the
- * keys: the hashes are random, and in key order each upsert finds its page
- * next to the previous one's instead of anywhere in the B-tree.
- */
-static dz_code dedup_rows(db *d, commit_ctx *x, int64_t now, int64_t cut, dz_err *e)
+/* ---- the dedup window's recent level in memory ---- */
+
+void event_window_free(event_window *w)
 {
-    const event_batch *b = x->b;
-    db_stmt *st;
-    keyed_row *k = malloc((b->n ? b->n : 1) * sizeof *k);
-    if (!k)
-        return dz_fail(e, DZ_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (x->fresh[i])
-            k[n++] = (keyed_row){hash_to_db(b->rows[i].dedup_hash), (uint32_t)i};
-    qsort(k, n, sizeof *k, keyed_cmp);
-    dz_code rc = db_prepare(d, "INSERT INTO event_dedup(hash, first_seen) VALUES (?, ?) ON CONFLICT (hash) DO UPDATE "
-                               "SET first_seen = excluded.first_seen WHERE event_dedup.first_seen <= ?",
-                            &st, e);
-    for (size_t j = 0; rc == DZ_OK && j < n; j++) {
-        db_bind_int(st, 1, k[j].key);
-        db_bind_int(st, 2, now);
-        db_bind_int(st, 3, cut);
-        if ((rc = db_run(st, e)) == DZ_OK)
-            x->fresh[k[j].row] = db_changes(d) == 1;
-    }
-    free(k);
-    return rc;
+    free(w->slot);
+    *w = (event_window){0};
 }
 
-/* PostgreSQL: the batch's distinct hashes as one array (in key order); the upsert returns those new or expired. */
-static dz_code dedup_array(db *d, commit_ctx *x, int64_t now, int64_t cut, dz_err *e)
+static void window_clear(event_window *w)
+{
+    if (w->slot)
+        memset(w->slot, 0, w->cap * sizeof *w->slot);
+    w->n = 0;
+    w->loaded = false;
+}
+
+/* The slot of h: where it is, or the empty one where it would go. */
+static window_slot *window_slot_of(const event_window *w, uint64_t h)
+{
+    size_t j = mix64(h) & (w->cap - 1);
+    while (w->slot[j].first_seen && w->slot[j].hash != h)
+        j = (j + 1) & (w->cap - 1);
+    return &w->slot[j];
+}
+
+/* When h was first seen as far as memory knows, or 0. */
+static int64_t window_first_seen(const event_window *w, uint64_t h)
+{
+    return w->cap ? window_slot_of(w, h)->first_seen : 0;
+}
+
+static bool window_put(event_window *w, uint64_t h, int64_t first_seen)
+{
+    /* at most 3/4 full: the first size then holds FOLD_ROWS and the batches that reach it, without growing */
+    if (4 * (w->n + 1) > 3 * w->cap) {
+        event_window bigger = *w;
+        bigger.cap = w->cap ? 2 * w->cap : 2 * FOLD_ROWS;
+        bigger.n = 0;
+        if (!(bigger.slot = calloc(bigger.cap, sizeof *bigger.slot)))
+            return false;
+        for (size_t i = 0; i < w->cap; i++)
+            if (w->slot[i].first_seen) {
+                *window_slot_of(&bigger, w->slot[i].hash) = w->slot[i];
+                bigger.n++;
+            }
+        free(w->slot);
+        *w = bigger;
+    }
+    window_slot *sl = window_slot_of(w, h);
+    if (!sl->first_seen)
+        w->n++;
+    if (sl->first_seen < first_seen) /* a hash seen again after its window ran out: the later time counts */
+        *sl = (window_slot){h, first_seen};
+    return true;
+}
+
+/*
+ * Brings memory up to event_recent inside the caller's write transaction:
+ * the rows past the newest held, or all of them when memory may hold rows
+ * that were rolled back, or when another process folded (then what memory
+ * holds is in event_dedup and only takes room).
+ */
+static dz_code window_sync(store *s, db *d, dz_err *e)
+{
+    event_window *w = store_event_window(s);
+    db_stmt *st;
+    if (db_prepare(d, "SELECT (SELECT MIN(event_id) FROM event_recent), (SELECT MAX(event_id) FROM event_recent)", &st, e) != DZ_OK)
+        return e->code;
+    int r = db_step(st, e);
+    int64_t lo = r == DB_ROW && !db_col_null(st, 0) ? db_col_int(st, 0) : 0;
+    int64_t hi = r == DB_ROW && !db_col_null(st, 1) ? db_col_int(st, 1) : 0;
+    db_reset(st);
+    if (r == DB_ERROR)
+        return e->code;
+    if (w->rollbacks != store_rollbacks(s) || (w->n && (!lo || lo > w->floor_id)) || hi < w->last_id)
+        window_clear(w);
+    if (!w->loaded) {
+        w->loaded = true;
+        w->floor_id = lo;
+        w->last_id = 0;
+        w->rollbacks = store_rollbacks(s);
+    }
+    if (hi <= w->last_id)
+        return DZ_OK;
+    if (db_prepare(d, "SELECT event_id, hash, first_seen FROM event_recent WHERE event_id > ? ORDER BY event_id", &st,
+                   e) != DZ_OK)
+        return e->code;
+    db_bind_int(st, 1, w->last_id);
+    while ((r = db_step(st, e)) == DB_ROW) {
+        if (!window_put(w, hash_from_db(db_col_int(st, 1)), db_col_int(st, 2))) {
+            db_reset(st);
+            window_clear(w);
+            return dz_fail(e, DZ_ENOMEM, "out of memory");
+        }
+        w->last_id = db_col_int(st, 0);
+    }
+    db_reset(st);
+    if (r == DB_ERROR)
+        window_clear(w);
+    return r == DB_ERROR ? e->code : DZ_OK;
+}
+
+/*
+ * Moves event_recent into the indexed level, sorted, and empties it. The
+ * caller's transaction holds the writers' lock; memory then holds nothing
+ * (a later sync starts again from the next row).
+ */
+static dz_code fold_recent(store *s, db *d, dz_err *e)
+{
+    static const char *const sql[] = {
+        /* WHERE true: SQLite's parser needs it before an upsert's ON CONFLICT */
+        "INSERT INTO event_dedup(hash, first_seen) SELECT hash, MAX(first_seen) FROM event_recent WHERE true "
+        "GROUP BY hash ORDER BY hash ON CONFLICT (hash) DO UPDATE SET first_seen = excluded.first_seen "
+        "WHERE event_dedup.first_seen < excluded.first_seen",
+        "INSERT INTO event_ip4(ip4, event_id) SELECT ip4, event_id FROM event_recent WHERE ip4 IS NOT NULL "
+        "ORDER BY ip4, event_id",
+        "INSERT INTO event_ip6(ip6, event_id) SELECT ip6, event_id FROM event_recent WHERE ip6 IS NOT NULL "
+        "ORDER BY ip6, event_id",
+        "DELETE FROM event_recent",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
+        if (db_exec(d, sql[i], e) != DZ_OK)
+            return dz_wrap(e, "folding the recent dedup hashes");
+    event_window *w = store_event_window(s);
+    window_clear(w);
+    w->loaded = true;
+    w->floor_id = 0;
+    return DZ_OK;
+}
+
+/*
+ * Which of the batch's first occurrences are new: memory answers for the
+ * recent level; the rest are looked up in event_dedup, in key order (each
+ * lookup then lands next to the previous one). SQLite: one lookup a hash;
+ * PostgreSQL: one query with the hashes as an array.
+ */
+static dz_code dedup_lookup(store *s, db *d, commit_ctx *x, int64_t cut, dz_err *e)
 {
     const event_batch *b = x->b;
-    db_stmt *st;
+    const event_window *w = store_event_window(s);
     keyed_row *keys = malloc((b->n ? b->n : 1) * sizeof *keys);
     if (!keys)
         return dz_fail(e, DZ_ENOMEM, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (x->fresh[i]) {
+    for (size_t i = 0; i < b->n; i++) {
+        if (!x->fresh[i])
+            continue;
+        if (window_first_seen(w, b->rows[i].dedup_hash) > cut)
+            x->fresh[i] = 0;
+        else
             keys[k++] = (keyed_row){hash_to_db(b->rows[i].dedup_hash), (uint32_t)i};
-            x->fresh[i] = 0; /* until the database says it is fresh */
-        }
+    }
     qsort(keys, k, sizeof *keys, keyed_cmp);
-    strbuf *a = &x->sql;
-    strbuf_reset(a);
-    strbuf_append(a, "{", 1);
-    for (size_t j = 0; j < k; j++) {
-        char num[24];
-        int n = snprintf(num, sizeof num, j ? ",%" PRId64 : "%" PRId64, keys[j].key);
-        strbuf_append(a, num, (size_t)n);
+    db_stmt *st;
+    dz_code rc = DZ_OK;
+    if (!k) {
+        /* nothing to look up */
+    } else if (!db_is_pg(d)) {
+        rc = db_prepare(d, "SELECT 1 FROM event_dedup WHERE hash = ? AND first_seen > ?", &st, e);
+        for (size_t j = 0; rc == DZ_OK && j < k; j++) {
+            db_bind_int(st, 1, keys[j].key);
+            db_bind_int(st, 2, cut);
+            int r = db_step(st, e);
+            db_reset(st);
+            if (r == DB_ERROR)
+                rc = e->code;
+            else if (r == DB_ROW)
+                x->fresh[keys[j].row] = 0;
+        }
+    } else {
+        strbuf *a = &x->sql;
+        strbuf_reset(a);
+        for (size_t j = 0; j < k; j++)
+            strbuf_printf(a, "%c%" PRId64, j ? ',' : '{', keys[j].key);
+        strbuf_append(a, "}", 1);
+        if (a->oom)
+            rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+        else
+            rc = db_prepare(d, "SELECT hash FROM event_dedup WHERE hash = ANY(CAST(? AS BIGINT[])) AND first_seen > ?",
+                            &st, e);
+        if (rc == DZ_OK) {
+            db_bind_text(st, 1, a->buf);
+            db_bind_int(st, 2, cut);
+            int r;
+            while ((r = db_step(st, e)) == DB_ROW) {
+                int64_t row = hash_index_find(&x->hx, b->rows, hash_from_db(db_col_int(st, 0)), 0, false);
+                if (row >= 0)
+                    x->fresh[row] = 0;
+            }
+            db_reset(st);
+            if (r == DB_ERROR)
+                rc = e->code;
+        }
     }
     free(keys);
-    strbuf_append(a, "}", 1);
-    if (a->oom)
-        return dz_fail(e, DZ_ENOMEM, "out of memory");
-    if (!k)
-        return DZ_OK;
-    if (db_prepare(d, "INSERT INTO event_dedup(hash, first_seen) SELECT h, CAST(? AS BIGINT) "
-                      "FROM unnest(CAST(? AS BIGINT[])) AS u(h) ON CONFLICT (hash) DO UPDATE "
-                      "SET first_seen = excluded.first_seen WHERE event_dedup.first_seen <= ? RETURNING hash",
+    return rc;
+}
+
+/* n (>= 1) new event ids: *first .. *first + n - 1. */
+static dz_code reserve_event_ids(db *d, int64_t n, int64_t *first, dz_err *e)
+{
+    db_stmt *st;
+    bool pg = db_is_pg(d);
+    if (db_prepare(d,
+                   pg ? "SELECT setval(pg_get_serial_sequence('events', 'id'), "
+                        "nextval(pg_get_serial_sequence('events', 'id')) + ? - 1)"
+                      : "SELECT COALESCE(MAX(id), 0) + 1 FROM events",
                    &st, e) != DZ_OK)
         return e->code;
-    db_bind_int(st, 1, now);
-    db_bind_text(st, 2, a->buf);
-    db_bind_int(st, 3, cut);
-    int r;
-    while ((r = db_step(st, e)) == DB_ROW) {
-        int64_t row = hash_index_find(&x->hx, b->rows, hash_from_db(db_col_int(st, 0)), 0, false);
-        if (row >= 0)
-            x->fresh[row] = 1;
-    }
+    if (pg)
+        db_bind_int(st, 1, n);
+    int r = db_step(st, e);
+    if (r == DB_ROW)
+        *first = pg ? db_col_int(st, 0) - n + 1 : db_col_int(st, 0);
     db_reset(st);
-    return r == DB_ERROR ? e->code : DZ_OK;
+    return r == DB_ROW ? DZ_OK : r == DB_ERROR ? e->code : dz_fail(e, DZ_EDB, "no event id");
 }
 
 /* The values of one event row, cleaned; text pointers valid until the next row. */
@@ -681,6 +837,17 @@ typedef struct {
 /* IPv4 keys are ::ffff:a.b.c.d: stored as the integer. */
 static const char V4_MAPPED[] = "00000000000000000000ffff";
 
+/* The row's address as stored: *ip4 (-1: none) or *ip6 (NULL: none). */
+static void row_ip(const event_batch_row *r, int64_t *ip4, const char **ip6)
+{
+    *ip4 = -1;
+    *ip6 = NULL;
+    if (r->ip_key[0] && strncmp(r->ip_key, V4_MAPPED, 24) == 0)
+        *ip4 = (int64_t)strtoull(r->ip_key + 24, NULL, 16);
+    else if (r->ip_key[0])
+        *ip6 = r->ip_key;
+}
+
 static dz_code row_values(commit_ctx *x, const event_batch_row *r, row_text *t, dz_err *e)
 {
     const event_batch *b = x->b;
@@ -688,12 +855,7 @@ static dz_code row_values(commit_ctx *x, const event_batch_row *r, row_text *t, 
     t->taxonomy = text_or(b, r->taxonomy, "other");
     t->type = text_or(b, r->type, "undetermined");
     t->identifier = event_batch_text(b, r->identifier);
-    t->ip4 = -1;
-    t->ip6 = NULL;
-    if (r->ip_key[0] && strncmp(r->ip_key, V4_MAPPED, 24) == 0)
-        t->ip4 = (int64_t)strtoull(r->ip_key + 24, NULL, 16);
-    else if (r->ip_key[0])
-        t->ip6 = r->ip_key;
+    row_ip(r, &t->ip4, &t->ip6);
     /* the short values come from validated event fields; the document is checked whole */
     t->doc = clean_text(event_batch_text(b, r->doc), r->doc_len, &x->tmp, &t->doc_len);
     if (!t->doc)
@@ -701,14 +863,25 @@ static dz_code row_values(commit_ctx *x, const event_batch_row *r, row_text *t, 
     return DZ_OK;
 }
 
-static dz_code insert_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
+/* The fresh rows' memory and daily counts; ids from x->first_id on, in row order. */
+static dz_code note_fresh(store *s, commit_ctx *x, const row_text *t, const event_batch_row *r, int64_t org, int64_t now,
+                          dz_err *e)
+{
+    if (!daily_add(&x->daily, t->feed, t->taxonomy, t->type, org) ||
+        !window_put(store_event_window(s), r->dedup_hash, now))
+        return dz_fail(e, DZ_ENOMEM, "out of memory");
+    return DZ_OK;
+}
+
+static dz_code insert_rows(store *s, db *d, commit_ctx *x, int64_t now, dz_err *e)
 {
     const event_batch *b = x->b;
     db_stmt *st;
-    if (db_prepare(d, "INSERT INTO events(ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
-                      "ip4, ip6, asn, constituent_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    if (db_prepare(d, "INSERT INTO events(id, ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
+                      "ip4, ip6, asn, constituent_id, doc, dedup_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    &st, e) != DZ_OK)
         return e->code;
+    int64_t id = x->first_id;
     for (size_t i = 0; i < b->n; i++) {
         if (!x->fresh[i])
             continue;
@@ -716,24 +889,25 @@ static dz_code insert_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
         row_text t;
         if (row_values(x, r, &t, e) != DZ_OK)
             return e->code;
-        db_bind_int(st, 1, x->ingest_id);
-        db_bind_int(st, 2, u64_to_db(r->line));
-        db_bind_int(st, 3, now);
-        db_bind_int_or_null(st, 4, r->time_source, INT64_MIN);
-        db_bind_text(st, 5, t.feed);
-        db_bind_text(st, 6, t.taxonomy);
-        db_bind_text(st, 7, t.type);
-        db_bind_text(st, 8, t.identifier);
-        db_bind_int_or_null(st, 9, t.ip4, -1);
-        db_bind_text(st, 10, t.ip6);
-        db_bind_int_or_null(st, 11, r->asn, 0);
         int64_t org = org_of(x, r->constituent_id);
-        db_bind_int_or_null(st, 12, org, 0);
-        db_bind_text(st, 13, t.doc);
-        if (db_run(st, e) != DZ_OK)
+        db_bind_int(st, 1, id);
+        db_bind_int(st, 2, x->ingest_id);
+        db_bind_int(st, 3, u64_to_db(r->line));
+        db_bind_int(st, 4, now);
+        db_bind_int_or_null(st, 5, r->time_source, INT64_MIN);
+        db_bind_text(st, 6, t.feed);
+        db_bind_text(st, 7, t.taxonomy);
+        db_bind_text(st, 8, t.type);
+        db_bind_text(st, 9, t.identifier);
+        db_bind_int_or_null(st, 10, t.ip4, -1);
+        db_bind_text(st, 11, t.ip6);
+        db_bind_int_or_null(st, 12, r->asn, 0);
+        db_bind_int_or_null(st, 13, org, 0);
+        db_bind_text(st, 14, t.doc);
+        db_bind_int(st, 15, hash_to_db(r->dedup_hash));
+        if (db_run(st, e) != DZ_OK || note_fresh(s, x, &t, r, org, now, e) != DZ_OK)
             return e->code;
-        if (!daily_add(&x->daily, t.feed, t.taxonomy, t.type, org))
-            return dz_fail(e, DZ_ENOMEM, "out of memory");
+        id++;
     }
     return DZ_OK;
 }
@@ -751,29 +925,26 @@ static void copy_str(db *d, const char *s)
     db_copy_text(d, s, s ? strlen(s) : 0);
 }
 
-static dz_code copy_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
+/* PostgreSQL: the fresh events as one COPY. */
+static dz_code copy_rows(store *s, db *d, commit_ctx *x, int64_t now, dz_err *e)
 {
     const event_batch *b = x->b;
-    bool any = false;
-    for (size_t i = 0; i < b->n && !any; i++)
-        any = x->fresh[i];
-    if (!any)
-        return DZ_OK;
-    if (db_copy_begin(d, "COPY events(ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
-                         "ip4, ip6, asn, constituent_id, doc) FROM STDIN",
+    if (db_copy_begin(d, "COPY events(id, ingest_id, line, stored_at, time_source, feed, taxonomy, type, identifier, "
+                         "ip4, ip6, asn, constituent_id, doc, dedup_hash) FROM STDIN",
                       e) != DZ_OK)
         return e->code;
-    int64_t copied = 0, want = 0;
+    int64_t id = x->first_id;
     for (size_t i = 0; i < b->n; i++) {
         if (!x->fresh[i])
             continue;
         const event_batch_row *r = &b->rows[i];
         row_text t;
         int64_t org = org_of(x, r->constituent_id);
-        if (row_values(x, r, &t, e) != DZ_OK || !daily_add(&x->daily, t.feed, t.taxonomy, t.type, org)) {
+        if (row_values(x, r, &t, e) != DZ_OK || note_fresh(s, x, &t, r, org, now, e) != DZ_OK) {
             db_copy_abort(d);
-            return e->code == DZ_ENOMEM ? e->code : dz_fail(e, DZ_ENOMEM, "out of memory");
+            return e->code;
         }
+        db_copy_int(d, id++);
         db_copy_int(d, x->ingest_id);
         db_copy_int(d, u64_to_db(r->line));
         db_copy_int(d, now);
@@ -787,16 +958,30 @@ static dz_code copy_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
         copy_int_or_null(d, r->asn, 0);
         copy_int_or_null(d, org, 0);
         db_copy_text(d, t.doc, t.doc_len);
-        want++;
+        db_copy_int(d, hash_to_db(r->dedup_hash));
         if (db_copy_end_row(d, e) != DZ_OK) {
             db_copy_abort(d);
             return e->code;
         }
     }
+    int64_t copied = 0, want = id - x->first_id;
     if (db_copy_end(d, &copied, e) != DZ_OK)
         return e->code;
     return copied == want ? DZ_OK
                           : dz_fail(e, DZ_EDB, "COPY events: %" PRId64 " of %" PRId64 " rows stored", copied, want);
+}
+
+/* The fresh events' rows of the recent level, copied from the events just stored (one statement). */
+static dz_code recent_rows(db *d, const commit_ctx *x, int64_t fresh, dz_err *e)
+{
+    db_stmt *st;
+    if (db_prepare(d, "INSERT INTO event_recent(event_id, hash, first_seen, ip4, ip6) "
+                      "SELECT id, dedup_hash, stored_at, ip4, ip6 FROM events WHERE id >= ? AND id <= ?",
+                   &st, e) != DZ_OK)
+        return e->code;
+    db_bind_int(st, 1, x->first_id);
+    db_bind_int(st, 2, x->first_id + fresh - 1);
+    return db_run(st, e);
 }
 
 static dz_code quarantine_rows(db *d, commit_ctx *x, int64_t now, dz_err *e)
@@ -898,9 +1083,26 @@ static dz_code commit_tx(store *s, db *d, void *arg, dz_err *e)
     free(x->daily.cells);
     x->daily = (daily_map){0};
 
-    dz_code rc = pg ? dedup_array(d, x, now, cut, e) : dedup_rows(d, x, now, cut, e);
+    int64_t fresh = 0;
+    dz_code rc = window_sync(s, d, e);
     if (rc == DZ_OK)
-        rc = pg ? copy_rows(d, x, now, e) : insert_rows(d, x, now, e);
+        rc = dedup_lookup(s, d, x, cut, e);
+    for (size_t i = 0; i < b->n; i++)
+        fresh += x->fresh[i];
+    if (rc == DZ_OK && fresh) {
+        event_window *w = store_event_window(s);
+        if ((rc = reserve_event_ids(d, fresh, &x->first_id, e)) == DZ_OK)
+            rc = pg ? copy_rows(s, d, x, now, e) : insert_rows(s, d, x, now, e);
+        if (rc == DZ_OK)
+            rc = recent_rows(d, x, fresh, e);
+        if (rc == DZ_OK) {
+            if (!w->floor_id)
+                w->floor_id = x->first_id;
+            w->last_id = x->first_id + fresh - 1;
+            if (w->last_id - w->floor_id + 1 >= FOLD_ROWS)
+                rc = fold_recent(s, d, e);
+        }
+    }
     if (rc == DZ_OK)
         rc = quarantine_rows(d, x, now, e);
     if (rc == DZ_OK)
@@ -1021,8 +1223,11 @@ static dz_code ip_range(const char *text, ip_span *out, dz_err *e)
  */
 enum { EV_BY_IP4, EV_BY_IP6, EV_BY_ORG, EV_ALL };
 static const char *const event_list_sql[] = {
-    [EV_BY_IP4] = EVENT_SELECT "e.ip4 >= ? AND e.ip4 <= ? AND " EVENT_FILTERS,
-    [EV_BY_IP6] = EVENT_SELECT "(e.ip6 >= ? AND e.ip6 <= ? OR ? = 1 AND e.ip4 IS NOT NULL) AND " EVENT_FILTERS,
+    [EV_BY_IP4] = EVENT_SELECT "e.id IN (SELECT event_id FROM event_ip4 WHERE ip4 >= ? AND ip4 <= ? UNION ALL "
+                               "SELECT event_id FROM event_recent WHERE ip4 >= ? AND ip4 <= ?) AND " EVENT_FILTERS,
+    [EV_BY_IP6] = EVENT_SELECT "(e.id IN (SELECT event_id FROM event_ip6 WHERE ip6 >= ? AND ip6 <= ? UNION ALL "
+                               "SELECT event_id FROM event_recent WHERE ip6 >= ? AND ip6 <= ?) "
+                               "OR ? = 1 AND e.ip4 IS NOT NULL) AND " EVENT_FILTERS,
     [EV_BY_ORG] = EVENT_SELECT "e.constituent_id = ? AND " EVENT_FILTERS,
     [EV_ALL] = EVENT_SELECT EVENT_FILTERS,
 };
@@ -1084,12 +1289,16 @@ dz_code store_event_list(store *s, int64_t only_org, const event_filter *f, json
     if (db_prepare(d, event_list_sql[variant], &st, e) != DZ_OK)
         return e->code;
     int i = 1;
-    if (variant == EV_BY_IP4) {
-        db_bind_int(st, i++, span.lo4);
-        db_bind_int(st, i++, span.hi4);
-    } else if (variant == EV_BY_IP6) {
-        db_bind_text(st, i++, span.lo6);
-        db_bind_text(st, i++, span.hi6);
+    for (int level = 0; level < 2; level++) { /* the folded addresses, then event_recent's */
+        if (variant == EV_BY_IP4) {
+            db_bind_int(st, i++, span.lo4);
+            db_bind_int(st, i++, span.hi4);
+        } else if (variant == EV_BY_IP6) {
+            db_bind_text(st, i++, span.lo6);
+            db_bind_text(st, i++, span.hi6);
+        }
+    }
+    if (variant == EV_BY_IP6) {
         db_bind_int(st, i++, span.all_v4);
     } else if (variant == EV_BY_ORG) {
         db_bind_int(st, i++, org);
@@ -1351,15 +1560,26 @@ static dz_code purge_tx(store *s, db *d, void *arg, dz_err *e)
     return DZ_OK;
 }
 
+static dz_code fold_tx(store *s, db *d, void *arg, dz_err *e)
+{
+    (void)arg;
+    return fold_recent(s, d, e);
+}
+
 /*
  * A hash older than the window is treated as new by the next commit anyway;
- * forgetting it only keeps the table small. No index on first_seen (it would
- * cost every insert): the purge walks the table by hash instead, in
- * PURGE_SLICES short writes, so ingests are never held up for long.
+ * forgetting it only keeps the table small. The recent level is folded first
+ * (it may never fill on a quiet day). No index on first_seen (it would cost
+ * every fold): the purge walks the table by hash instead, in PURGE_SLICES
+ * short writes, so ingests are never held up for long.
  */
 dz_code store_dedup_purge(store *s, int64_t *purged, dz_err *e)
 {
     int64_t cut = store_now(s) - window_of(s), total = 0;
+    if (purged)
+        *purged = 0;
+    if (store_write(s, fold_tx, NULL, e) != DZ_OK) /* then every hash is where the purge looks */
+        return e->code;
     for (uint64_t k = 0; k < PURGE_SLICES; k++) {
         uint64_t span = UINT64_MAX / PURGE_SLICES + 1;
         purge_ctx x = {hash_to_db(k * span), hash_to_db(k * span + (span - 1)), cut, 0};

@@ -12,6 +12,28 @@ dz_code store_write(store *s, store_write_fn fn, void *ctx, dz_err *e);
 /* The calling thread's read connection. */
 dz_code store_reader(store *s, db **out, dz_err *e);
 const store_settings *store_get_settings(store *s);
+/* How many write callbacks have been rolled back so far: what they did to memory must be forgotten. */
+uint64_t store_rollbacks(store *s);
+
+/*
+ * The recent level of the dedup window as this process holds it in memory
+ * (store_events.c): the hashes of event_recent's rows up to last_id. Only
+ * write callbacks touch it, and the store runs those one at a time.
+ */
+typedef struct window_slot {
+    uint64_t hash;
+    int64_t first_seen; /* 0: an empty slot */
+} window_slot;
+typedef struct event_window {
+    window_slot *slot;  /* open addressing, cap a power of two */
+    size_t n, cap;
+    bool loaded;
+    int64_t floor_id;   /* event_recent's smallest id when loaded: a larger one means another process folded */
+    int64_t last_id;    /* the newest row held */
+    uint64_t rollbacks; /* store_rollbacks() when last in step */
+} event_window;
+event_window *store_event_window(store *s);
+void event_window_free(event_window *w);
 
 /* Next number of a per-year sequence ("I" incidents, "R" reports). */
 dz_code store_next_seq(db *d, const char *kind, int year, int64_t *out, dz_err *e);

@@ -2900,7 +2900,7 @@ static void test_events_claim(void **state)
     assert_dz_fails(store_events_commit(f->s, a.id, "node-a:1", &late, &lr, &e), DZ_ECONFLICT, e);
     assert_contains(e.msg, "node-b:2");
     assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events"), 2);
-    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 2);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_recent"), 2);
     assert_int_equal(db_int(f, "SELECT lines_done FROM ingests"), 3);
     assert_dz_fails(store_ingest_finish(f->s, a.id, "node-a:1", NULL, &e), DZ_ECONFLICT, e);
     assert_dz_fails(store_ingest_renew(f->s, a.id, "node-a:1", &e), DZ_ECONFLICT, e);
@@ -3014,8 +3014,8 @@ static void test_events_dedup(void **state)
     assert_int_equal(r.stored, 4);
     assert_int_equal(r.duplicates, 1);
     assert_int_equal(r.quarantined, 3);
-    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 4);
-    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup WHERE hash = -1"), 1); /* UINT64_MAX */
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_recent"), 4);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_recent WHERE hash = -1"), 1); /* UINT64_MAX */
     assert_int_equal(db_int(f, "SELECT MIN(line) FROM events"), 1); /* the first of the two is kept */
     assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events WHERE line = 3"), 0);
 
@@ -3126,6 +3126,131 @@ static size_t n_items(json_t *o)
     size_t n = json_array_size(json_object_get(o, "items"));
     json_decref(o);
     return n;
+}
+
+static int64_t ids_of(fx *f, store *s, const char *ip)
+{
+    json_t *o;
+    dz_err e = {0};
+    assert_dz_ok(store_event_list(s ? s : f->s, 0, &(event_filter){.ip = ip}, &o, &e), e);
+    return (int64_t)n_items(o);
+}
+
+/*
+ * The two levels: a second process sees the first's recent hashes; a fold
+ * (by either) keeps every hash and address findable; a rolled-back commit
+ * leaves nothing behind in memory.
+ */
+static void test_events_levels(void **state)
+{
+    fx *f = *state;
+    dz_err e = {0};
+    store_settings st = {0};
+    snprintf(st.id_prefix, sizeof st.id_prefix, "X");
+    store *s2;
+    assert_dz_ok(store_open(f->url, &st, &s2, &e), e);
+    store_set_clock(s2, T0);
+    ingest_state a = claim(f, "k-a", "n1", NULL), b = {0};
+    ingest_claim c = {.kind = "file", .source = "/srv/b.csv", .key = "k-b", .feed = "shadowserver", .node = "n2"};
+    assert_dz_ok(store_ingest_claim(s2, &c, &b, &e), e);
+
+    event_batch b1, b2, b3;
+    tb_init(&b1);
+    tb_add(&b1, 1, &(tev){.hash = 1, .ip = "192.0.2.1"});
+    tb_add(&b1, 2, &(tev){.hash = 2, .ip = "192.0.2.2"});
+    tb_add(&b1, 3, &(tev){.hash = 3, .ip = "20010db8000000000000000000000001"});
+    b1.checkpoint = 3;
+    assert_int_equal(commit(f, a.id, "n1", &b1).stored, 3);
+
+    /* the other process: hash 2 is the first's (read from event_recent), 4 is new */
+    tb_init(&b2);
+    tb_add(&b2, 1, &(tev){.hash = 2, .ip = "192.0.2.2"});
+    tb_add(&b2, 2, &(tev){.hash = 4, .ip = "192.0.2.4"});
+    b2.checkpoint = 2;
+    store_batch_result r;
+    assert_dz_ok(store_events_commit(s2, b.id, "n2", &b2, &r, &e), e);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 1);
+    /* and the first process sees the second's 4 */
+    tb_init(&b3);
+    tb_add(&b3, 4, &(tev){.hash = 4});
+    tb_add(&b3, 5, &(tev){.hash = 5, .ip = "192.0.2.5"});
+    b3.checkpoint = 5;
+    r = commit(f, a.id, "n1", &b3);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 1);
+    assert_int_equal(ids_of(f, s2, "192.0.2.0/24"), 4);
+    assert_int_equal(ids_of(f, NULL, "2001:db8::/32"), 1);
+
+    /* the second process folds: event_recent is empty, the hashes and addresses are in the indexed tables */
+    int64_t purged = -1;
+    assert_dz_ok(store_dedup_purge(s2, &purged, &e), e);
+    assert_int_equal(purged, 0);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_recent"), 0);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_dedup"), 5);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_ip4"), 4);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM event_ip6"), 1);
+    assert_int_equal(ids_of(f, NULL, "192.0.2.0/24"), 4);
+    assert_int_equal(ids_of(f, NULL, "192.0.2.4"), 1);
+    assert_int_equal(ids_of(f, NULL, "2001:db8::1"), 1);
+
+    /* both levels at once: folded 1..5, recent 6 */
+    event_batch b4;
+    tb_init(&b4);
+    tb_add(&b4, 6, &(tev){.hash = 1});
+    tb_add(&b4, 7, &(tev){.hash = 5});
+    tb_add(&b4, 8, &(tev){.hash = 6, .ip = "192.0.2.6"});
+    b4.checkpoint = 8;
+    r = commit(f, a.id, "n1", &b4);
+    assert_int_equal(r.stored, 1);
+    assert_int_equal(r.duplicates, 2);
+    assert_int_equal(ids_of(f, NULL, "192.0.2.0/24"), 5);
+    json_t *o;
+    assert_dz_ok(store_event_list(f->s, 0, &(event_filter){.ip = "192.0.2.0/24", .limit = 2}, &o, &e), e);
+    assert_int_equal(json_array_size(json_object_get(o, "items")), 2); /* newest first, across levels */
+    assert_int_equal(JI(json_array_get(json_object_get(o, "items"), 0), "id"),
+                     db_int(f, "SELECT MAX(id) FROM events"));
+    json_decref(o);
+
+    /* a commit that fails after its rows went in: memory forgets them, so the hash is new next time */
+    const bool pg = strncmp(f->url, "postgres", 8) == 0;
+    db *d;
+    assert_dz_ok(db_open(f->url, &d, &e), e);
+    assert_dz_ok(db_exec(d,
+                         pg ? "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+                              "'BEGIN IF NEW.feed = ''boom'' THEN RAISE EXCEPTION ''boom''; END IF; RETURN NEW; END'; "
+                              "CREATE TRIGGER boom BEFORE INSERT ON event_daily FOR EACH ROW EXECUTE FUNCTION boom()"
+                            : "CREATE TRIGGER boom BEFORE INSERT ON event_daily WHEN NEW.feed = 'boom' "
+                              "BEGIN SELECT RAISE(ABORT, 'boom'); END",
+                         &e),
+                 e);
+    db_close(d);
+    event_batch b5, b6;
+    tb_init(&b5);
+    tb_add(&b5, 9, &(tev){.hash = 77, .feed = "boom"});
+    b5.checkpoint = 9;
+    assert_int_not_equal(store_events_commit(f->s, a.id, "n1", &b5, &r, &e), DZ_OK);
+    /* the other process takes the ids the failed rows had */
+    event_batch b7;
+    tb_init(&b7);
+    tb_add(&b7, 3, &(tev){.hash = 78});
+    b7.checkpoint = 3;
+    assert_dz_ok(store_events_commit(s2, b.id, "n2", &b7, &r, &e), e);
+    assert_int_equal(r.stored, 1);
+    tb_init(&b6);
+    tb_add(&b6, 9, &(tev){.hash = 77});
+    b6.checkpoint = 9;
+    assert_int_equal(commit(f, a.id, "n1", &b6).stored, 1);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events"), 8);
+
+    tb_free(&b1);
+    tb_free(&b2);
+    tb_free(&b3);
+    tb_free(&b4);
+    tb_free(&b5);
+    tb_free(&b6);
+    tb_free(&b7);
+    store_close(s2);
 }
 
 /* Filters (organisation, time, classification, feed, address and network, ingest), pages, and isolation. */
@@ -3452,6 +3577,7 @@ int main(int argc, char **argv)
         TEST(test_group_commit),
         TEST(test_events_claim),
         TEST(test_events_dedup),
+        TEST(test_events_levels),
         TEST(test_events_list),
         TEST(test_events_stats),
         TEST(test_events_throughput),
