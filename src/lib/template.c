@@ -225,6 +225,12 @@ static dz_code compile_tag(compiler *c, size_t a, size_t b, unsigned line, dz_er
                            (int)nlen, name, (int)nlen, name);
     } else if (c->depth == TPL_MAX_DEPTH) {
         return fail_at(c, e, line, "sections nested deeper than %d", TPL_MAX_DEPTH);
+    } else if (sigil == '#' && is_list) {
+        /* a list inside itself repeats the whole list per item: k levels render n^k copies */
+        for (size_t d = 0; d < c->depth; d++)
+            if (c->open[d].pushes && c->open[d].var == v)
+                return fail_at(c, e, line, "'{{#%.*s}}' inside '{{#%.*s}}' (line %u): a list cannot be repeated inside itself",
+                               (int)nlen, name, (int)nlen, name, c->open[d].line);
     }
     insn *i = emit(c, !sigil ? OP_VAR : sigil == '#' ? OP_SECTION : OP_INVERTED);
     if (!i)

@@ -215,6 +215,9 @@ static void test_errors_with_lines(void **state)
     assert_error("{{#counts}}{{count}}{{/counts}}\n{{taxonomy}}", "digest.en.txt:2: unknown variable 'taxonomy'");
     /* a field of a nested list is not visible in the outer list */
     assert_error("{{#counts}}\n{{n}}\n{{/counts}}", "digest.en.txt:2: unknown variable 'n'");
+    /* a list inside itself (directly or further in) would render n^depth copies */
+    assert_error("{{#counts}}\n{{#types}}\n{{#counts}}{{/counts}}{{/types}}{{/counts}}",
+                 "digest.en.txt:3: '{{#counts}}' inside '{{#counts}}' (line 1): a list cannot be repeated inside itself");
     /* a scalar section adds no names */
     assert_error("{{#flag}}\n\n{{taxonomy}}{{/flag}}", "digest.en.txt:3: unknown variable 'taxonomy'");
     assert_error("x\n{{Organisation}}", "digest.en.txt:2: invalid tag '{{Organisation}}'");
