@@ -1338,6 +1338,7 @@ static dz_code delete_tx(store *s, db *d, void *arg, dz_err *e)
         "DELETE FROM constituent_domains WHERE constituent_id = ?",
         "DELETE FROM constituent_contacts WHERE constituent_id = ?",
         "DELETE FROM notify_cursors WHERE org_id = ?", /* the digest watermarks (their foreign key cascades too) */
+        "UPDATE events SET constituent_id = NULL WHERE constituent_id = ?", /* no foreign key on PostgreSQL */
         "DELETE FROM constituents WHERE id = ?",
     };
     for (size_t i = 0; i < sizeof del / sizeof *del; i++)

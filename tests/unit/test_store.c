@@ -3390,6 +3390,7 @@ static void test_events_list(void **state)
     assert_int_equal(n_items(events(f, gone, NULL)), 1);
     assert_dz_ok(store_constituent_delete(f->s, &f->sys, "gone-org", &e), e);
     assert_int_equal(n_items(events(f, gone, NULL)), 0);
+    assert_int_equal(db_int(f, "SELECT COUNT(*) FROM events WHERE line = 3 AND constituent_id IS NULL"), 1);
     assert_int_equal(n_items(events(f, 0, NULL)), 8);
     tb_free(&b3);
     tb_free(&b4);
