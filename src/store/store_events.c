@@ -619,7 +619,7 @@ void event_window_free(event_window *w)
 
 static void window_clear(event_window *w)
 {
-    if (w->slot)
+    if (w->n) /* an empty table needs no wiping (a fold clears it, then the next sync again) */
         memset(w->slot, 0, w->cap * sizeof *w->slot);
     w->n = 0;
     w->loaded = false;
@@ -713,8 +713,8 @@ static dz_code window_sync(store *s, db *d, dz_err *e)
 
 /*
  * Moves event_recent into the indexed level, sorted, and empties it. The
- * caller's transaction holds the writers' lock; memory then holds nothing
- * (a later sync starts again from the next row).
+ * caller's transaction holds the writers' lock; memory is emptied too (the
+ * next sync loads what event_recent holds then).
  */
 static dz_code fold_recent(store *s, db *d, dz_err *e)
 {
@@ -732,10 +732,7 @@ static dz_code fold_recent(store *s, db *d, dz_err *e)
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++)
         if (db_exec(d, sql[i], e) != DZ_OK)
             return dz_wrap(e, "folding the recent dedup hashes");
-    event_window *w = store_event_window(s);
-    window_clear(w);
-    w->loaded = true;
-    w->floor_id = 0;
+    window_clear(store_event_window(s));
     return DZ_OK;
 }
 

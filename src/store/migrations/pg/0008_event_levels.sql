@@ -12,7 +12,7 @@ CREATE TABLE event_recent (
     ip6         TEXT COLLATE "C"
 );
 
--- Each event's dedup hash, so a batch's event_recent rows are one INSERT ... SELECT.
+-- Each event's dedup hash (SQLite fills a batch's event_recent rows from it; kept here too, so `db copy` carries it).
 ALTER TABLE events ADD COLUMN dedup_hash BIGINT;
 
 -- Folded addresses: a network's events are a key range.
