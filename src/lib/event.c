@@ -26,10 +26,12 @@
  * the type's function.
  */
 #include "lib/event.h"
+#include "lib/event_doc.h"
 
 #include <arpa/inet.h>
 #include <idn2.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2077,6 +2079,30 @@ static void json_int(jw *w, int64_t v)
     jw_put(w, p, (size_t)(buf + sizeof buf - p));
 }
 
+static void json_value(jw *w, const event_field *f)
+{
+    switch (f->kind) {
+    case EV_STRING:
+        json_string(w, f->s, f->len);
+        break;
+    case EV_INT:
+        json_int(w, f->i);
+        break;
+    case EV_FLOAT: {
+        char buf[40];
+        size_t l = format_double(f->f, buf, sizeof buf);
+        jw_put(w, buf, l);
+        break;
+    }
+    case EV_BOOL:
+        if (f->b)
+            jw_put(w, "true", 4);
+        else
+            jw_put(w, "false", 5);
+        break;
+    }
+}
+
 void event_write_json(const event *ev, strbuf *out)
 {
     sort_fields(ev);
@@ -2104,27 +2130,56 @@ void event_write_json(const event *ev, strbuf *out)
             json_string(&w, f->key, kl);
             jw_put(&w, ":", 1);
         }
-        switch (f->kind) {
-        case EV_STRING:
-            json_string(&w, f->s, f->len);
-            break;
-        case EV_INT:
-            json_int(&w, f->i);
-            break;
-        case EV_FLOAT: {
-            char buf[40];
-            size_t l = format_double(f->f, buf, sizeof buf);
-            jw_put(&w, buf, l);
-            break;
-        }
-        case EV_BOOL:
-            if (f->b)
-                jw_put(&w, "true", 4);
-            else
-                jw_put(&w, "false", 5);
-            break;
-        }
+        json_value(&w, f);
     }
     jw_put(&w, "}", 1);
+    jw_flush(&w);
+}
+
+/* Each table position's event_doc code; while one is missing (-1), documents are written as objects. */
+static int16_t doc_code_at[HARM_N];
+static bool doc_codes_complete;
+static pthread_once_t doc_codes_once = PTHREAD_ONCE_INIT;
+
+static void doc_codes_init(void)
+{
+    doc_codes_complete = true;
+    for (size_t i = 0; i < HARM_N; i++) {
+        int c = event_doc_code(harm_table[i].name);
+        doc_code_at[i] = (int16_t)c;
+        doc_codes_complete &= c >= 0 && c < 10000;
+    }
+}
+
+void event_write_doc(const event *ev, strbuf *out)
+{
+    pthread_once(&doc_codes_once, doc_codes_init);
+    if (!doc_codes_complete) {
+        event_write_json(ev, out);
+        return;
+    }
+    sort_fields(ev);
+    jw w;
+    w.out = out;
+    w.n = 0;
+    jw_put(&w, "[1", 2);
+    for (size_t i = 0; i < ev->n; i++) {
+        const event_field *f = &ev->f[ev->order[i]];
+        uint64_t r = ev->m[ev->order[i]].rank >> 48; /* key_rank: 2 * table position, odd for extra.* */
+        if (r & 1) {
+            jw_put(&w, ",\"", 2);
+            jw_put(&w, f->key + 6, ev->m[ev->order[i]].klen - 6);
+            jw_put(&w, "\",", 2);
+        } else {
+            char num[8], *p = num + sizeof num;
+            *--p = ',';
+            for (int c = doc_code_at[r / 2]; p == num + sizeof num - 1 || c; c /= 10)
+                *--p = (char)('0' + c % 10);
+            *--p = ',';
+            jw_put(&w, p, (size_t)(num + sizeof num - p));
+        }
+        json_value(&w, f);
+    }
+    jw_put(&w, "]", 1);
     jw_flush(&w);
 }

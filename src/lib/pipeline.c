@@ -6,6 +6,7 @@
  * old event look new.
  */
 #include "lib/pipeline.h"
+#include "lib/event_doc.h"
 #include "lib/taxonomy.h"
 
 #include <sodium.h>
@@ -380,7 +381,7 @@ void event_batch_add(event_batch *b, uint64_t line, const event *ev, const event
     r->asn = ix->asn;
     memcpy(r->ip_key, ix->ip_key, sizeof r->ip_key);
     r->doc = b->text.len;
-    event_write_json(ev, &b->text);
+    event_write_doc(ev, &b->text);
     r->doc_len = b->text.len - r->doc;
     strbuf_append(&b->text, "", 1);
     r->feed_name = put_str(b, ix->feed_name);

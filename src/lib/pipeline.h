@@ -73,7 +73,7 @@ typedef struct event_batch_row {
     uint64_t dedup_hash;
     int64_t constituent_id, time_source, asn;
     char ip_key[33];
-    size_t doc, doc_len;                       /* the event's JSON */
+    size_t doc, doc_len;                       /* the event as stored (event_doc.h) */
     size_t feed_name, taxonomy, type, identifier;
 } event_batch_row;
 
@@ -96,7 +96,7 @@ typedef struct event_batch {
 void event_batch_init(event_batch *b);
 void event_batch_reset(event_batch *b);
 void event_batch_free(event_batch *b);
-/* Appends the event's JSON and its index (the index's strings are copied). */
+/* Appends the event as the store keeps it (event_doc.h) and its index (the index's strings are copied). */
 void event_batch_add(event_batch *b, uint64_t line, const event *ev, const event_index *ix);
 void event_batch_add_bad(event_batch *b, uint64_t line, const char *reason, const char *raw, size_t raw_len);
 /* The text at an offset, NULL for EB_NONE. */

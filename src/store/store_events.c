@@ -51,6 +51,7 @@
  */
 #include "store/store_internal.h"
 #include "lib/constituent.h"
+#include "lib/event_doc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -1270,8 +1271,14 @@ static json_t *event_row(db_stmt *st)
     json_set_text(o, "constituent", db_col_text(st, 2));
     json_object_set_new(o, "ingest_id", json_integer(db_col_int(st, 3)));
     const char *doc = db_col_text(st, 4);
-    json_t *ev = doc ? json_loads(doc, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL) : NULL;
-    json_object_set_new(o, "event", ev ? ev : json_null());
+    json_t *ev = NULL;
+    strbuf json;
+    strbuf_init(&json);
+    dz_err ign;
+    if (doc && event_doc_to_json(doc, strlen(doc), &json, &ign) == DZ_OK && !json.oom)
+        ev = json_loadb(json.buf, json.len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+    strbuf_free(&json);
+    json_object_set_new(o, "event", ev ? ev : json_null()); /* null: a damaged document */
     return o;
 }
 

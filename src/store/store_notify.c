@@ -31,6 +31,7 @@
  * keeps attempts, codes and errors).
  */
 #include "store/store_incidents_internal.h"
+#include "lib/event_doc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -195,32 +196,46 @@ static dz_code walk_events(db *d, int64_t org_id, int64_t after_id, int64_t upto
                            dz_err *e)
 {
     int64_t last = after_id;
-    for (;;) {
+    strbuf json;
+    strbuf_init(&json);
+    dz_code rc = DZ_OK;
+    while (rc == DZ_OK) {
         db_stmt *st;
         if (db_prepare(d, "SELECT id, doc FROM events WHERE constituent_id = ? AND id > ? AND id <= ? "
-                          "ORDER BY id LIMIT ?", &st, e) != DZ_OK)
-            return e->code;
+                          "ORDER BY id LIMIT ?", &st, e) != DZ_OK) {
+            rc = e->code;
+            break;
+        }
         db_bind_int(st, 1, org_id);
         db_bind_int(st, 2, last);
         db_bind_int(st, 3, upto_id);
         db_bind_int(st, 4, EVENT_PAGE);
         int r, rows = 0;
-        dz_code rc = DZ_OK;
         while ((r = db_step(st, e)) == DB_ROW) {
             rows++;
             last = db_col_int(st, 0);
             const char *doc = db_col_text(st, 1);
-            if ((rc = fn(arg, last, doc ? doc : "", doc ? strlen(doc) : 0, e)) != DZ_OK)
+            strbuf_reset(&json);
+            if (event_doc_to_json(doc ? doc : "", doc ? strlen(doc) : 0, &json, e) != DZ_OK) {
+                e->code = DZ_EINTERNAL; /* the store's own data, not the caller's */
+                rc = dz_wrap(e, "event %lld", (long long)last);
+                break;
+            }
+            if (json.oom) {
+                rc = dz_fail(e, DZ_ENOMEM, "out of memory");
+                break;
+            }
+            if ((rc = fn(arg, last, json.buf ? json.buf : "", json.len, e)) != DZ_OK)
                 break;
         }
         db_reset(st);
-        if (rc != DZ_OK)
-            return rc;
-        if (r == DB_ERROR)
-            return e->code;
-        if (rows < EVENT_PAGE)
-            return DZ_OK;
+        if (rc == DZ_OK && r == DB_ERROR)
+            rc = e->code;
+        if (rc == DZ_OK && rows < EVENT_PAGE)
+            break;
     }
+    strbuf_free(&json);
+    return rc;
 }
 
 dz_code store_notify_events(store *s, int64_t org_id, int64_t after_id, int64_t upto_id, store_event_doc_fn fn,

@@ -26,7 +26,7 @@ case $secs in
     ''|*[!0-9]*) echo "$0: SECONDS must be a whole number" >&2; exit 2 ;;
 esac
 here=$(cd "$(dirname "$0")" && pwd)
-targets=${FUZZ_TARGETS:-"fuzz_request_decode fuzz_router fuzz_timeutil fuzz_taxonomy fuzz_csv fuzz_constituent fuzz_shadowserver fuzz_template fuzz_feed_feodo fuzz_feed_urlhaus fuzz_feed_spamhaus fuzz_feed_blocklist fuzz_feed_csv fuzz_feed_intelmq fuzz_feed_suricata"}
+targets=${FUZZ_TARGETS:-"fuzz_request_decode fuzz_router fuzz_timeutil fuzz_taxonomy fuzz_csv fuzz_constituent fuzz_shadowserver fuzz_template fuzz_event_doc fuzz_feed_feodo fuzz_feed_urlhaus fuzz_feed_spamhaus fuzz_feed_blocklist fuzz_feed_csv fuzz_feed_intelmq fuzz_feed_suricata"}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dzong-fuzz.XXXXXX") || exit 2
 # UBSan reports are findings too: make them fatal in the uninstrumented parts as well.

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "lib/event.h"
+#include "lib/event_doc.h"
 #include "lib/strbuf.h"
 
 /* Sets key to in on a fresh event; the stored text must be want. */
@@ -986,6 +987,111 @@ static void test_ipv4_dotted(void **state)
         assert_false(ipv4_dotted_parse(bad[i], strlen(bad[i]), &a));
 }
 
+/* The stored (packed) form of ev, expanded again, must be event_write_json's text; returns the packed text. */
+static char *doc_round_trip(const event *ev)
+{
+    strbuf doc, back;
+    strbuf_init(&doc);
+    strbuf_init(&back);
+    event_write_doc(ev, &doc);
+    dz_err e = {0};
+    assert_dz_ok(event_doc_to_json(doc.buf, doc.len, &back, &e), e);
+    char *json = to_json(ev);
+    if (strcmp(back.buf, json) != 0)
+        fail_msg("packed '%s' expands to\n  '%s', expected\n  '%s'", doc.buf, back.buf, json);
+    free(json);
+    strbuf_free(&back);
+    return strbuf_steal(&doc);
+}
+
+static void test_doc_codes(void **state)
+{
+    (void)state;
+    /* every field has a code, and no two share one */
+    bool used[1000] = {false};
+    const char *k;
+    for (size_t i = 0; (k = harmonization_key_at(i, NULL)); i++) {
+        int c = event_doc_code(k);
+        if (c < 0 || c >= 1000)
+            fail_msg("harmonization field '%s' has no event_doc code: append it to DOC_KEYS", k);
+        if (used[c])
+            fail_msg("'%s' has code %d, which another field has too", k, c);
+        used[c] = true;
+    }
+    assert_int_equal(event_doc_code("extra.foo"), -1);
+    assert_int_equal(event_doc_code("nonsense"), -1);
+    /* stored documents depend on the codes: these must never change */
+    assert_int_equal(event_doc_code("classification.identifier"), 0);
+    assert_int_equal(event_doc_code("classification.taxonomy"), 1);
+    assert_int_equal(event_doc_code("feed.name"), 37);
+    assert_int_equal(event_doc_code("source.ip"), 75);
+    assert_int_equal(event_doc_code("source.port"), 79);
+    assert_int_equal(event_doc_code("time.source"), 87);
+    assert_int_equal(event_doc_code("tlp"), 88);
+}
+
+static void test_doc_packed(void **state)
+{
+    (void)state;
+    event *ev = event_new();
+    dz_err e = {0};
+    char *doc = doc_round_trip(ev);
+    assert_string_equal(doc, "[1]");
+    free(doc);
+
+    assert_dz_ok(event_set(ev, "source.ip", "192.0.2.1", 9, &e), e);
+    assert_dz_ok(event_set(ev, "source.port", "443", 3, &e), e);
+    assert_dz_ok(event_set(ev, "classification.taxonomy", "vulnerable", 10, &e), e);
+    assert_dz_ok(event_set(ev, "extra.http-code.x", "302", 3, &e), e);
+    assert_dz_ok(event_set_bool(ev, "extra.ok", true, &e), e);
+    assert_dz_ok(event_set_float(ev, "source.geolocation.latitude", -27.5, &e), e);
+    doc = doc_round_trip(ev);
+    assert_string_equal(doc, "[1,1,\"vulnerable\",\"http-code.x\",\"302\",\"ok\",true,71,-27.5,75,\"192.0.2.1\",79,443]");
+    free(doc);
+
+    /* every kind of value and every escape comes back byte for byte */
+    const char nasty[] = "q\" b\\ n\n t\t r\r \x01\x1f\x7f /ü€😀 ],\"1\",[";
+    assert_dz_ok(event_set(ev, "comment", nasty, sizeof nasty - 1, &e), e);
+    assert_dz_ok(event_set(ev, "extra.quote", "\"", 1, &e), e);
+    assert_dz_ok(event_set(ev, "extra.backslash", "\\", 1, &e), e);
+    assert_dz_ok(event_set_int(ev, "extra.negative", -9223372036854775807LL, &e), e);
+    assert_dz_ok(event_set_float(ev, "extra.tiny", 1e-300, &e), e);
+    assert_dz_ok(event_set_bool(ev, "source.tor_node", false, &e), e);
+    assert_dz_ok(event_set(ev, "time.source", "2024-02-29 23:59:59", 19, &e), e);
+    assert_dz_ok(event_set(ev, "raw", "aGVsbG8=", 8, &e), e);
+    char long_name[201] = "extra.";
+    memset(long_name + 6, 'a', 194);
+    assert_dz_ok(event_set(ev, long_name, "long", 4, &e), e);
+    free(doc_round_trip(ev));
+    event_free(ev);
+}
+
+static void test_doc_stored_forms(void **state)
+{
+    (void)state;
+    strbuf out;
+    strbuf_init(&out);
+    dz_err e = {0};
+    /* an object (stored before the packed form) comes back as it is */
+    const char *obj = "{\"source.ip\":\"192.0.2.1\"}";
+    assert_dz_ok(event_doc_to_json(obj, strlen(obj), &out, &e), e);
+    assert_string_equal(out.buf, obj);
+
+    const char *damaged[] = {"[", "[1", "[2]", "[1,", "[1,]", "[1,89,1]", "[1,9999999999999999999999,1]",
+                             "[1,\"\",1]", "[1,\"A\",1]", "[1,\"a\"", "[1,\"a\",]", "[1,3]", "[1,3,",
+                             "[1,3,\"abc]", "[1,3,\"abc\\\"]", "[1,3,1", "[1,3,1]x", "[1]]", "[1,{},1]",
+                             "[1,3,1,]", "[1 ,3,1]"};
+    for (size_t i = 0; i < sizeof damaged / sizeof damaged[0]; i++) {
+        strbuf_reset(&out);
+        e = (dz_err){0};
+        if (event_doc_to_json(damaged[i], strlen(damaged[i]), &out, &e) != DZ_EINVAL)
+            fail_msg("damaged document '%s' was accepted as '%s'", damaged[i], out.buf ? out.buf : "");
+        if (!strstr(e.msg, "damaged at byte"))
+            fail_msg("'%s': the error names no position: %s", damaged[i], e.msg);
+    }
+    strbuf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1008,6 +1114,9 @@ int main(void)
         cmocka_unit_test(test_copy_fields),
         cmocka_unit_test(test_key_order_ranks),
         cmocka_unit_test(test_ipv4_dotted),
+        cmocka_unit_test(test_doc_codes),
+        cmocka_unit_test(test_doc_packed),
+        cmocka_unit_test(test_doc_stored_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
