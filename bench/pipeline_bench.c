@@ -418,7 +418,7 @@ int main(int argc, char **argv)
         "shadowserver_parse: CSV, normalisation, one event per row",
         "parse + event_write_json of every event",
         "parse + pipeline_process (classify, enrich, dedup hash)",
-        "pipeline + event_batch_add (JSON and index into the store's batch, reset every 20000)",
+        "pipeline + event_batch_add (packed document and index into the store's batch, reset every 20000)",
     };
     uint64_t events = 0, checks[4] = {0}, matched = 0, errors = 0, bad = 0;
     double rate[4] = {0}, wrate[4] = {0};
