@@ -61,16 +61,26 @@ void strbuf_puts(strbuf *sb, const char *s)
     strbuf_append(sb, s, strlen(s));
 }
 
+/* One pass when the text fits in the room already there (the usual case: callers append in loops). */
 void strbuf_printf(strbuf *sb, const char *fmt, ...)
 {
+    if (sb->oom)
+        return;
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    size_t room = sb->buf ? sb->cap - sb->len : 0; /* including the NUL */
+    int n = vsnprintf(room ? sb->buf + sb->len : NULL, room, fmt, ap);
     va_end(ap);
-    if (n >= 0 && strbuf_grow(sb, (size_t)n)) {
-        vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap2);
+    if (n >= 0 && (size_t)n < room) {
         sb->len += (size_t)n;
+    } else {
+        if (room)
+            sb->buf[sb->len] = '\0'; /* undo the cut-off text */
+        if (n >= 0 && strbuf_grow(sb, (size_t)n)) {
+            vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap2);
+            sb->len += (size_t)n;
+        }
     }
     va_end(ap2);
 }
