@@ -116,15 +116,9 @@ dz_code db_copy_begin(db *d, const char *sql, dz_err *e)
     return d->drv->copy_begin(d, sql, e);
 }
 
-void db_copy_text(db *d, const char *s, size_t len) { d->drv->copy_field(d, s, len); }
-void db_copy_null(db *d) { d->drv->copy_field(d, NULL, 0); }
-
-void db_copy_int(db *d, int64_t v)
-{
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%lld", (long long)v);
-    d->drv->copy_field(d, buf, (size_t)n);
-}
+void db_copy_text(db *d, const char *s, size_t len) { d->drv->copy_text(d, s, len); }
+void db_copy_null(db *d) { d->drv->copy_text(d, NULL, 0); }
+void db_copy_int(db *d, int64_t v) { d->drv->copy_int(d, v); }
 
 dz_code db_copy_end_row(db *d, dz_err *e) { return d->drv->copy_end_row(d, e); }
 dz_code db_copy_end(db *d, int64_t *rows, dz_err *e) { return d->drv->copy_end(d, NULL, rows, e); }

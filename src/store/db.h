@@ -61,12 +61,14 @@ dz_code db_checkpoint(db *d, dz_err *e);
 dz_code db_writer_setup(db *d, dz_err *e);
 
 /*
- * Bulk loading: PostgreSQL's COPY ... FROM STDIN in text format. SQLite has
+ * Bulk loading: PostgreSQL's COPY ... FROM STDIN in binary format. SQLite has
  * no such thing (db_can_copy false; db_copy_begin fails): use prepared
- * INSERTs there. Between db_copy_begin and db_copy_end (or db_copy_abort) the
- * connection runs nothing else. Fields go in the statement's column order;
- * the driver escapes them (backslash, tab, newline, carriage return) and
- * sends the data in large chunks. Text must be valid UTF-8 without NUL bytes.
+ * INSERTs there. sql is "COPY table(columns) FROM STDIN" without options (the
+ * driver adds the format). Between db_copy_begin and db_copy_end (or
+ * db_copy_abort) the connection runs nothing else. Fields go in the
+ * statement's column order and are sent in large chunks. db_copy_int fills
+ * BIGINT columns only (it sends 8 bytes; the server refuses them for INTEGER);
+ * text must be valid UTF-8 without NUL bytes (the server checks).
  * A failed row or end leaves the COPY over (the transaction has failed).
  */
 bool db_can_copy(db *d);

@@ -28,7 +28,8 @@ typedef struct db_driver {
     bool (*in_transaction)(db *d);
     /* COPY FROM STDIN (db.h); NULL when the backend has none */
     dz_code (*copy_begin)(db *d, const char *sql, dz_err *e);
-    void (*copy_field)(db *d, const char *s, size_t len); /* s NULL: SQL NULL */
+    void (*copy_text)(db *d, const char *s, size_t len); /* s NULL: SQL NULL */
+    void (*copy_int)(db *d, int64_t v);
     dz_code (*copy_end_row)(db *d, dz_err *e);
     /* abort_reason non-NULL: end without loading */
     dz_code (*copy_end)(db *d, const char *abort_reason, int64_t *rows, dz_err *e);

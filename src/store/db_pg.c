@@ -53,6 +53,8 @@ typedef struct pg_db {
     /* COPY FROM STDIN: rows are built here and sent in chunks of COPY_CHUNK */
     char *cbuf;
     size_t clen, ccap;
+    size_t row_start; /* where the open row's field count goes */
+    unsigned row_fields;
     bool in_copy, row_open, coom;
     pg_stmt cache[STMT_CACHE_SLOTS];
 } pg_db;
@@ -365,23 +367,27 @@ static bool pg_in_transaction(db *d)
     return t == PQTRANS_UNKNOWN ? PG(d)->in_tx : t != PQTRANS_IDLE;
 }
 
-/* ---- COPY FROM STDIN, text format ---- */
+/*
+ * ---- COPY FROM STDIN, binary format ----
+ * Binary, not text: the server then neither scans for escapes nor parses
+ * numbers (a bare COPY of 1M events: 4.9 s instead of 7.4 s of its time).
+ * Each row is a 16-bit field count (patched in when the row ends), then per
+ * field a 32-bit length (-1: NULL) and the bytes; integers go as 8 bytes,
+ * so every integer column a COPY fills must be BIGINT (db.h).
+ */
 
-static dz_code pg_copy_begin(db *d, const char *sql, dz_err *e)
+static const char COPY_SIGNATURE[11] = "PGCOPY\n\377\r\n";
+
+static void put_be16(char *o, uint16_t v)
 {
-    pg_db *q = PG(d);
-    if (q->in_copy)
-        return dz_fail(e, DZ_EINTERNAL, "COPY: one is under way on this connection");
-    pg_revive(q);
-    PGresult *res = PQexec(q->c, sql);
-    dz_code rc = PQresultStatus(res) == PGRES_COPY_IN ? DZ_OK : pg_fail(q, res, e, "COPY");
-    PQclear(res);
-    if (rc != DZ_OK)
-        return rc;
-    q->in_copy = true;
-    q->row_open = q->coom = false;
-    q->clen = 0;
-    return DZ_OK;
+    o[0] = (char)(v >> 8);
+    o[1] = (char)v;
+}
+
+static void put_be32(char *o, uint32_t v)
+{
+    put_be16(o, (uint16_t)(v >> 16));
+    put_be16(o + 2, (uint16_t)v);
 }
 
 static bool copy_reserve(pg_db *q, size_t more)
@@ -403,32 +409,73 @@ static bool copy_reserve(pg_db *q, size_t more)
     return true;
 }
 
-/* Appends a field: NULL as \N; backslash, tab, newline and CR escaped (the rest is taken as it is). */
-static void pg_copy_field(db *d, const char *s, size_t len)
+static dz_code pg_copy_begin(db *d, const char *sql, dz_err *e)
 {
     pg_db *q = PG(d);
-    if (!copy_reserve(q, 3 + (s ? 2 * len : 0)))
-        return;
-    char *o = q->cbuf + q->clen;
-    if (q->row_open)
-        *o++ = '\t';
-    q->row_open = true;
-    if (!s) {
-        *o++ = '\\';
-        *o++ = 'N';
-    } else {
-        for (size_t i = 0; i < len; i++) {
-            char c = s[i];
-            switch (c) {
-            case '\\': *o++ = '\\'; *o++ = '\\'; break;
-            case '\t': *o++ = '\\'; *o++ = 't'; break;
-            case '\n': *o++ = '\\'; *o++ = 'n'; break;
-            case '\r': *o++ = '\\'; *o++ = 'r'; break;
-            default: *o++ = c;
-            }
-        }
+    if (q->in_copy)
+        return dz_fail(e, DZ_EINTERNAL, "COPY: one is under way on this connection");
+    pg_revive(q);
+    char *full = NULL;
+    if (asprintf(&full, "%s (FORMAT binary)", sql) < 0)
+        return dz_fail(e, DZ_ENOMEM, "out of memory");
+    PGresult *res = PQexec(q->c, full);
+    free(full);
+    dz_code rc = PQresultStatus(res) == PGRES_COPY_IN ? DZ_OK : pg_fail(q, res, e, "COPY");
+    PQclear(res);
+    if (rc != DZ_OK)
+        return rc;
+    q->in_copy = true;
+    q->row_open = q->coom = false;
+    q->clen = 0;
+    if (copy_reserve(q, sizeof COPY_SIGNATURE + 8)) { /* the signature, no flags, no header extension */
+        memcpy(q->cbuf, COPY_SIGNATURE, sizeof COPY_SIGNATURE);
+        memset(q->cbuf + sizeof COPY_SIGNATURE, 0, 8);
+        q->clen = sizeof COPY_SIGNATURE + 8;
     }
-    q->clen = (size_t)(o - q->cbuf);
+    return DZ_OK;
+}
+
+/* Starts the row on its first field: room for the field count, filled in by pg_copy_end_row. */
+static char *copy_field_start(pg_db *q, size_t len)
+{
+    if (!copy_reserve(q, 2 + 4 + len))
+        return NULL;
+    if (!q->row_open) {
+        q->row_start = q->clen;
+        q->row_fields = 0;
+        q->clen += 2;
+        q->row_open = true;
+    }
+    q->row_fields++;
+    return q->cbuf + q->clen;
+}
+
+static void pg_copy_text(db *d, const char *s, size_t len)
+{
+    pg_db *q = PG(d);
+    if (len > INT32_MAX) {
+        q->coom = true; /* the format cannot say it; the COPY fails as out of memory */
+        return;
+    }
+    char *o = copy_field_start(q, s ? len : 0);
+    if (!o)
+        return;
+    put_be32(o, s ? (uint32_t)len : UINT32_MAX);
+    if (s)
+        memcpy(o + 4, s, len);
+    q->clen += 4 + (s ? len : 0);
+}
+
+static void pg_copy_int(db *d, int64_t v)
+{
+    pg_db *q = PG(d);
+    char *o = copy_field_start(q, 8);
+    if (!o)
+        return;
+    put_be32(o, 8);
+    put_be32(o + 4, (uint32_t)((uint64_t)v >> 32));
+    put_be32(o + 8, (uint32_t)v);
+    q->clen += 12;
 }
 
 static dz_code copy_flush(pg_db *q, dz_err *e)
@@ -442,9 +489,11 @@ static dz_code copy_flush(pg_db *q, dz_err *e)
 static dz_code pg_copy_end_row(db *d, dz_err *e)
 {
     pg_db *q = PG(d);
-    if (!copy_reserve(q, 1))
+    if (q->coom)
         return dz_fail(e, DZ_ENOMEM, "COPY: out of memory");
-    q->cbuf[q->clen++] = '\n';
+    if (!q->row_open)
+        return dz_fail(e, DZ_EINTERNAL, "COPY: a row without fields");
+    put_be16(q->cbuf + q->row_start, (uint16_t)q->row_fields);
     q->row_open = false;
     return q->clen >= COPY_CHUNK ? copy_flush(q, e) : DZ_OK;
 }
@@ -462,8 +511,12 @@ static dz_code pg_copy_end(db *d, const char *abort_reason, int64_t *rows, dz_er
     }
     if (!abort_reason && q->row_open)
         rc = dz_fail(e, DZ_EINTERNAL, "COPY: a row was not ended");
+    if (rc == DZ_OK && !abort_reason && copy_reserve(q, 2)) {
+        put_be16(q->cbuf + q->clen, UINT16_MAX); /* the trailer: a field count of -1 */
+        q->clen += 2;
+    }
     if (rc == DZ_OK && !abort_reason)
-        rc = copy_flush(q, e);
+        rc = q->coom ? dz_fail(e, DZ_ENOMEM, "COPY: out of memory") : copy_flush(q, e);
     if (rc != DZ_OK && !abort_reason)
         abort_reason = "failed";
     q->clen = 0;
@@ -511,7 +564,8 @@ const db_driver db_pg_driver = {
     .changes = pg_changes,
     .in_transaction = pg_in_transaction,
     .copy_begin = pg_copy_begin,
-    .copy_field = pg_copy_field,
+    .copy_text = pg_copy_text,
+    .copy_int = pg_copy_int,
     .copy_end_row = pg_copy_end_row,
     .copy_end = pg_copy_end,
 };
