@@ -505,18 +505,18 @@ static dz_code pg_copy_end(db *d, const char *abort_reason, int64_t *rows, dz_er
         return dz_fail(e, DZ_EINTERNAL, "COPY: none is under way");
     q->in_copy = false;
     dz_code rc = DZ_OK;
-    if (!abort_reason && q->coom) {
+    if (!abort_reason && !q->row_open && copy_reserve(q, 2)) {
+        put_be16(q->cbuf + q->clen, UINT16_MAX); /* the trailer: a field count of -1 */
+        q->clen += 2;
+    }
+    if (!abort_reason && q->coom) { /* also when the trailer found no room */
         abort_reason = "out of memory";
         rc = dz_fail(e, DZ_ENOMEM, "COPY: out of memory");
     }
     if (!abort_reason && q->row_open)
         rc = dz_fail(e, DZ_EINTERNAL, "COPY: a row was not ended");
-    if (rc == DZ_OK && !abort_reason && copy_reserve(q, 2)) {
-        put_be16(q->cbuf + q->clen, UINT16_MAX); /* the trailer: a field count of -1 */
-        q->clen += 2;
-    }
     if (rc == DZ_OK && !abort_reason)
-        rc = q->coom ? dz_fail(e, DZ_ENOMEM, "COPY: out of memory") : copy_flush(q, e);
+        rc = copy_flush(q, e);
     if (rc != DZ_OK && !abort_reason)
         abort_reason = "failed";
     q->clen = 0;
