@@ -6,7 +6,7 @@ DATA  ?= ./dzong-data
 
 # Debian 12 packages: to build and run; to test besides.
 PKGS_BUILD := gcc meson ninja-build pkg-config python3 libmicrohttpd-dev libjansson-dev \
-              libsqlite3-dev libpq-dev libsodium-dev libcmocka-dev libidn2-dev \
+              libsqlite3-dev libpq-dev libsodium-dev libcmocka-dev libidn2-dev libxxhash-dev \
               libcurl4-openssl-dev libgpgme-dev gnupg
 PKGS_TEST  := clang libclang-rt-14-dev sqlite3 chromium postgresql python3-aiosmtpd
 

@@ -8,7 +8,7 @@
  *             source.ip (longest prefix), else source.asn, else source.fqdn,
  *             else the same for destination.*; written to the event as
  *             extra.constituent (short name) so exports carry it
- *   key       the dedup hash: SipHash-2-4 over the configured fields in key
+ *   key       the dedup hash: XXH3-64 over the configured fields in key
  *             order (default: every field but raw and time.observation)
  *   index     the few values the store indexes (time.source, feed.name,
  *             classification, source.ip as a sortable key, source.asn)
