@@ -2862,6 +2862,56 @@ static size_t audit_actions(fx *f, const char *action)
  * as sent; an integer sent to an INTEGER column is refused, not misread.
  * SQLite has no COPY: db_copy_begin says so.
  */
+/*
+ * SQLite's log goes through db_sqlite_vfs.c, which holds the log's last writes in a buffer. Connection a spills
+ * frames of a transaction into the log (a tiny page cache) and rolls it back; b then commits over the same
+ * offsets; a commits again. The rolled-back frames a still held must not reach the file over b's committed ones.
+ */
+static void test_sqlite_log_gathering(void **state)
+{
+    fx *f = *state;
+    if (pg_url)
+        return; /* PostgreSQL: no such layer */
+    dz_err e = {0};
+    db *a, *b, *c;
+    assert_dz_ok(db_open(f->url, &a, &e), e);
+    assert_dz_ok(db_open(f->url, &b, &e), e);
+    assert_dz_ok(db_exec(a, "CREATE TABLE gather_t (who TEXT, n INTEGER, pad TEXT)", &e), e);
+    /* the log starts over, so both transactions below write from its beginning */
+    assert_dz_ok(db_exec(b, "PRAGMA wal_checkpoint(TRUNCATE)", &e), e);
+    assert_dz_ok(db_exec(a, "PRAGMA cache_size=8", &e), e);
+#define ROWS(who, n) \
+    "WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < " #n ") " \
+    "INSERT INTO gather_t SELECT '" who "', n, printf('%.1000c', '" who "') FROM k"
+    assert_dz_ok(db_exec(a, "BEGIN IMMEDIATE; " ROWS("a", 300) "; ROLLBACK", &e), e);
+    assert_dz_ok(db_exec(b, "BEGIN IMMEDIATE; " ROWS("b", 600) "; COMMIT", &e), e);
+    assert_dz_ok(db_exec(a, "BEGIN IMMEDIATE; " ROWS("c", 1) "; COMMIT", &e), e);
+#undef ROWS
+    assert_dz_ok(db_open(f->url, &c, &e), e);
+    db_stmt *st;
+    assert_dz_ok(db_prepare(c, "PRAGMA integrity_check", &st, &e), e);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    assert_string_equal(db_col_text(st, 0), "ok");
+    db_reset(st);
+    assert_dz_ok(db_prepare(c,
+                            "SELECT who, count(*), sum(n), sum(pad = printf('%.1000c', who)) FROM gather_t "
+                            "GROUP BY who ORDER BY who",
+                            &st, &e),
+                 e);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    assert_string_equal(db_col_text(st, 0), "b");
+    assert_int_equal(db_col_int(st, 1), 600);
+    assert_int_equal(db_col_int(st, 2), 600 * 601 / 2);
+    assert_int_equal(db_col_int(st, 3), 600);
+    assert_int_equal(db_step(st, &e), DB_ROW);
+    assert_string_equal(db_col_text(st, 0), "c");
+    assert_int_equal(db_step(st, &e), DB_DONE);
+    db_reset(st);
+    db_close(c);
+    db_close(b);
+    db_close(a);
+}
+
 static void test_db_copy(void **state)
 {
     fx *f = *state;
@@ -3636,6 +3686,7 @@ int main(int argc, char **argv)
         TEST(test_audit_detects_missing_row),
         TEST(test_group_commit),
         TEST(test_db_copy),
+        TEST(test_sqlite_log_gathering),
         TEST(test_events_claim),
         TEST(test_events_dedup),
         TEST(test_events_levels),
