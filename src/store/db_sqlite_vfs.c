@@ -6,8 +6,8 @@
  * header, then the page), so a feed ingest made about 340,000 system calls per
  * million events, each a partial page for the kernel to fill. Here the log's
  * writes that follow one another go into a buffer, which goes to the file in
- * one write when it is full, before a sync, a truncation or a file control,
- * before a write elsewhere in the file, and before a read of bytes it holds
+ * one write when it is full, before a sync or a truncation, before a write
+ * elsewhere in the file, and before a read of bytes it holds
  * only partly (a read wholly inside it is answered from it). Every other file
  * (the database, its journals) is the default VFS's own, untouched.
  *
@@ -124,7 +124,7 @@ static int log_file_size(sqlite3_file *p, sqlite3_int64 *size)
         *size = f->at + (sqlite3_int64)f->len;
     return rc;
 }
-/* The rest write the buffer first, then do what the default VFS does. */
+/* A truncation and a sync write the buffer first, then do what the default VFS does. */
 static int log_truncate(sqlite3_file *p, sqlite3_int64 size)
 {
     FLUSHED((log_file *)p, REAL(p)->pMethods->xTruncate(REAL(p), size));
@@ -133,10 +133,8 @@ static int log_sync(sqlite3_file *p, int flags)
 {
     FLUSHED((log_file *)p, REAL(p)->pMethods->xSync(REAL(p), flags));
 }
-static int log_file_control(sqlite3_file *p, int op, void *arg)
-{
-    FLUSHED((log_file *)p, REAL(p)->pMethods->xFileControl(REAL(p), op, arg));
-}
+/* The rest as the default VFS does them: a file control (a size hint, at most) needs no buffered byte. */
+static int log_file_control(sqlite3_file *p, int op, void *arg) { return REAL(p)->pMethods->xFileControl(REAL(p), op, arg); }
 static int log_lock(sqlite3_file *p, int level) { return REAL(p)->pMethods->xLock(REAL(p), level); }
 static int log_unlock(sqlite3_file *p, int level) { return REAL(p)->pMethods->xUnlock(REAL(p), level); }
 static int log_check_reserved(sqlite3_file *p, int *out) { return REAL(p)->pMethods->xCheckReservedLock(REAL(p), out); }
