@@ -44,6 +44,7 @@ struct db_stmt {
 };
 
 extern const db_driver db_sqlite_driver;
+extern const db_driver db_pg_driver;
 
 /* db_sqlite_vfs.c: SQLite's default VFS with the log's writes gathered. Registers it once (SQLITE_OK), by this name. */
 #define DB_SQLITE_VFS "dzong-gather"
@@ -51,6 +52,5 @@ int db_sqlite_vfs_register(void);
 /* Drops what the connection's log holds unwritten: its rollback hook calls this (synchronous=FULL is required). */
 struct sqlite3;
 void db_sqlite_vfs_rolled_back(struct sqlite3 *h);
-extern const db_driver db_pg_driver;
 
 #endif
